@@ -1,0 +1,41 @@
+"""Shared test fixtures.
+
+Real public data used by the tests is copied (gzip-compressed where large) into
+``tests/data`` with the same folder names as the project's shared data collection; see
+``tests/data/NOTICE.md`` for sources and licences.  Tests never skip for missing data:
+a missing file is a failure.
+"""
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+def real_data(relpath: str, tmp_dir: Path | None = None) -> Path:
+    """Path to a real data file under ``tests/data``; ``.gz`` copies of binary files are
+    decompressed into ``tmp_dir`` (or next to a cache) on first use."""
+    p = DATA / relpath
+    if p.exists():
+        return p
+    gz = p.with_name(p.name + ".gz")
+    if gz.exists():
+        cache = (tmp_dir or DATA / ".cache") / relpath
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(cache.name + ".part")
+            with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            tmp.replace(cache)
+        return cache
+    raise FileNotFoundError(f"test data {relpath} is missing from tests/data")
+
+
+@pytest.fixture(scope="session")
+def data_path():
+    """``data_path("scope-10x-demo/…")`` → a readable path."""
+    return real_data
