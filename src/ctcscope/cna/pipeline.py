@@ -1,0 +1,467 @@
+"""The copy-number step: counts → ratio → segments → ploidy and absolute copy number → QC.
+
+:func:`call_copy_number` runs the whole step on an AnnData (docs/data-model.md).  Work that
+concerns one sample runs through :func:`ctcscope.parallel.map_samples` (local processes or
+Dask); the few cohort-level parts sit between the passes:
+
+1. per sample: GC/mappability correction, a first segmentation, and a second GC fit with the
+   copy-number signal divided out (so gained GC-rich chromosomes do not bend the curve);
+2. run: a panel of normals — the median locus bias of the run's normal controls (or, with
+   fewer than ``pon_min_samples`` controls, of all samples, each with its own copy-number
+   segments divided out), since WGA locus bias is shared by every cell of a run;
+3. per sample: panel correction, the noise model, segmentation, outlier bins;
+4. run: long-range waviness, measured on the diploid controls (or on all samples);
+5. run: groups of cells with near-identical relative profiles (one clone) and the ploidy
+   posterior of each group's consensus (median) profile, where one cell's own evidence
+   is weak but the clone's is not;
+6. per sample: the ploidy posterior (with its group's consensus as a prior), absolute copy
+   number, instability measures;
+7. run: QC verdicts and normal-like (flat) profiles relative to the controls.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..genome.builtin import usable_bins
+from ..genome.names import AUTOSOMES, canonical_chroms
+from ..parallel import map_samples
+from .correct import CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, outlier_bins
+from .instability import instability
+from .noise import NoiseModel, WaveModel, estimate_noise, estimate_waviness, mapd
+from .ploidy import PLOIDY_DEFAULTS, call_ploidy, report_grid
+from .qc import QC_DEFAULTS, flat_fraction, normal_like, qc
+from .segment import SEGMENT_DEFAULTS, merge_equal, segment
+
+CONTROL_TYPES = ("wbc", "germline", "normal")
+TUMOUR_TYPES = ("ctc", "ctc_pool", "biopsy")
+SAMPLE_TYPES = TUMOUR_TYPES + CONTROL_TYPES
+
+#: Pipeline-level parameters (besides those of each step).
+PIPELINE_DEFAULTS = dict(
+    pon_min_samples=3,  # fewer controls than this: build the panel from all samples
+    bulk_levels=10,  # biopsies: copy-number levels per copy (a bulk is a mixture)
+    group_prior=True,  # let cells of one clone inform each other's ploidy
+    group_min_r=0.65,  # correlation of relative profiles to join a clone group
+    group_min_size=3,  # smallest group with a consensus
+    control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
+    wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
+    wave_sd=None,  # override the run's waviness (relative SD) ...
+    wave_length_mb=None,  # ... and its correlation length
+)
+
+DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **PIPELINE_DEFAULTS}
+
+_BIN_COLS = ("chrom", "start", "end", "gc", "mappability", "use")
+
+
+def _pick(params: dict, defaults: dict) -> dict:
+    return {k: params[k] for k in defaults if k in params}
+
+
+# ---------------------------------------------------------------- per-sample passes
+def _pass_correct(counts: np.ndarray, bins: pd.DataFrame, params: dict) -> dict:
+    """GC correction with a copy-number-aware second fit; residuals for the panel of normals."""
+    cp = _pick(params, CORRECT_DEFAULTS)
+    cp.pop("outlier_sd", None)
+    sp = _pick(params, SEGMENT_DEFAULTS)
+    chrom = bins["chrom"].to_numpy()
+    r1 = gc_correct(counts, bins, **cp)
+    if not np.isfinite(r1).any():
+        return {"ratio": r1.astype(np.float32), "resid": r1.astype(np.float32)}
+    _, sb1 = segment(r1, bins, noise=estimate_noise(counts, r1, chrom), **sp)
+    r2 = gc_correct(counts, bins, level=sb1, **cp)
+    if not np.isfinite(r2).any():
+        r2 = r1
+    _, sb2 = segment(r2, bins, noise=estimate_noise(counts, r2, chrom), **sp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resid = np.where(sb2 > 0.1, r2 / sb2, np.nan)
+    return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32)}
+
+
+def _pass_segment(item: tuple, bins: pd.DataFrame, pon: np.ndarray | None, params: dict) -> dict:
+    """Panel correction, noise model, segmentation, outlier bins and waviness of one sample."""
+    counts, ratio, is_control = item
+    sp = _pick(params, SEGMENT_DEFAULTS)
+    chrom = bins["chrom"].to_numpy()
+    r = apply_panel_of_normals(np.asarray(ratio, dtype=np.float64), pon)
+    if not np.isfinite(r).any():
+        return {"ratio": r, "segments": None, "noise": NoiseModel(1.0, 0.05), "mapd": float("nan"), "wave": None}
+    noise = estimate_noise(counts, r, chrom)
+    seg, sb = segment(r, bins, noise=noise, **sp)
+    noise = estimate_noise(counts, r, chrom, level=sb)
+    # single bins far off their segment (read pile-ups, mis-mapped repeats) are dropped and
+    # the segmentation redone without them, so real focal events keep their own segments
+    out = outlier_bins(r, sb, noise.bin_sd(np.where(np.isfinite(sb), sb, 1.0)), params["outlier_sd"])
+    if out.any():
+        r = r.copy()
+        r[out] = np.nan
+        seg, sb = segment(r, bins, noise=noise, **sp)
+        noise = estimate_noise(counts, r, chrom, level=sb)
+    # waviness of this sample, measured within long segments of a coarse segmentation (a fine
+    # one would cut the waves into pieces and hide them); controls: within chromosomes
+    if is_control:
+        lev = pd.Series(r).groupby(chrom).transform("median").to_numpy()
+    else:
+        _, lev = segment(r, bins, noise=noise, **{**sp, "beta": params["wave_beta"]})
+    wave = estimate_waviness(r, lev, bins)
+    return {"ratio": r, "segments": seg, "noise": noise, "mapd": mapd(r, chrom), "n_outliers": int(out.sum()),
+            "wave": wave, "wave_level": lev.astype(np.float32)}
+
+
+def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
+    """Ploidy posterior, absolute copy number per segment and bin, instability."""
+    seg: pd.DataFrame | None = item["segments"]
+    n = len(bins)
+    grid = report_grid(params["report_step"], params["grid_min"], params["grid_max"])
+    empty = {"cn": np.full(n, np.nan, np.float32), "segment": np.full(n, np.nan, np.float32),
+             "segments": pd.DataFrame(columns=["chrom", "start", "end", "first_bin", "end_bin", "n_bins", "seg_mean", "cn"]),
+             "call": None, "posterior": np.full(grid.size, np.nan), "instability": instability(np.full(n, np.nan), bins, None)}
+    if seg is None or seg.empty:
+        return empty
+    pp = _pick(params, PLOIDY_DEFAULTS)
+    pp["report_range"] = (params["grid_min"], params["grid_max"])
+    if item["is_control"]:
+        pp["grid_min"], pp["grid_max"] = params["control_grid"]
+    pc = call_ploidy(seg, item["noise"], ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"],
+                     ploidy_prior=item.get("ploidy_prior"), **pp)
+    if pc.ploidy is None:
+        return empty
+    seg = seg.copy()
+    seg["cn"] = pc.segment_cn
+    merged = merge_equal(seg.dropna(subset=["cn"]), item["ratio"], key="cn")
+    use = bins["use"].to_numpy(bool)
+    cn = np.full(n, np.nan)
+    sm = np.full(n, np.nan)
+    for a, b, k, mval in zip(merged.first_bin, merged.end_bin, merged.cn, merged.seg_mean):
+        cn[a:b] = k
+        sm[a:b] = mval
+    cn[~use] = np.nan
+    sm[~use] = np.nan
+    # pools and bulks: copy number per cell-equivalent may be fractional; instability is
+    # measured on the nearest whole copies
+    inst = instability(cn, bins, pc.ploidy)
+    return {"cn": cn.astype(np.float32), "segment": sm.astype(np.float32), "segments": merged, "call": pc,
+            "posterior": pc.posterior, "instability": inst}
+
+
+# ---------------------------------------------------------------- cohort-level parts
+def _run_wave(results: list[dict], is_control: np.ndarray, default: WaveModel) -> WaveModel:
+    """Waviness of the run: the median over its diploid controls (flat, so measured over whole
+    chromosomes), or over all samples when there are no controls."""
+    pick = [r["wave"] for r, c in zip(results, is_control) if c and r.get("wave") is not None]
+    if not pick:
+        pick = [r["wave"] for r in results if r.get("wave") is not None]
+    if not pick:
+        return default
+    return WaveModel(sd=float(np.median([w.sd for w in pick])), length_mb=float(np.median([w.length_mb for w in pick])))
+
+
+def _sample_wave(own: WaveModel | None, run: WaveModel, weight: float = 0.7) -> WaveModel:
+    """A sample's waviness: its own estimate (measured with the run's correlation length)
+    shrunk on the log scale towards the run's, ``weight`` being the share of its own (on
+    simulated truth one cell's estimate correlates at r ≈ 0.7 with the true value)."""
+    if own is None or not own.sd > 0:
+        return run
+    return WaveModel(sd=float(np.exp(weight * np.log(own.sd) + (1 - weight) * np.log(run.sd))), length_mb=run.length_mb)
+
+
+def window_profiles(ratios: np.ndarray, bins: pd.DataFrame, window_mb: float = 5.0) -> np.ndarray:
+    """log2 relative profiles of samples on windows of ~``window_mb`` within autosomes
+    (samples × windows; NaN where a window has too few usable bins)."""
+    chrom = bins["chrom"].astype(str).to_numpy()
+    width = float(np.median(bins["end"] - bins["start"]))
+    W = max(1, int(round(window_mb * 1e6 / max(width, 1.0))))
+    auto = np.isin(chrom, AUTOSOMES)
+    idx = np.flatnonzero(auto)
+    c = chrom[idx]
+    # window id: running index within each chromosome // W, made unique across chromosomes
+    new = np.r_[True, c[1:] != c[:-1]]
+    start_of = np.maximum.accumulate(np.where(new, np.arange(idx.size), 0))
+    wid = np.cumsum(np.r_[True, (c[1:] != c[:-1]) | (((np.arange(1, idx.size) - start_of[1:]) % W) == 0)]) - 1
+    R = np.asarray(ratios, dtype=np.float64)[:, idx]
+    ok = np.isfinite(R)
+    nw = wid.max() + 1
+    sums = np.zeros((R.shape[0], nw))
+    cnt = np.zeros((R.shape[0], nw))
+    for j in range(R.shape[0]):
+        sums[j] = np.bincount(wid, weights=np.where(ok[j], R[j], 0.0), minlength=nw)
+        cnt[j] = np.bincount(wid, weights=ok[j].astype(float), minlength=nw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt >= max(1, W // 2), sums / np.maximum(cnt, 1), np.nan)
+        med = np.nanmedian(mean, axis=1, keepdims=True)
+        return np.log2(np.maximum(mean / med, 0.05))
+
+
+def ploidy_groups(profiles: np.ndarray, patients: np.ndarray, candidates: np.ndarray, *, r_min: float = 0.5,
+                  min_size: int = 3) -> np.ndarray:
+    """Groups of samples of one patient with near-identical relative profiles (a clone).
+
+    Average-linkage clustering on 1 - Pearson correlation of :func:`window_profiles`, cut at
+    ``1 - r_min``, within each patient; groups smaller than ``min_size`` are dropped.  On
+    simulated cohorts cells of one clone correlate at a median r ≈ 0.8 and cells of
+    different clones of a patient at r < 0.55.  Returns a label per sample (``""`` = none).
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    labels = np.full(profiles.shape[0], "", dtype=object)
+    cols = np.isfinite(profiles[candidates]).all(axis=0) if candidates.any() else np.zeros(profiles.shape[1], bool)
+    for pat in pd.unique(patients[candidates]):
+        idx = np.flatnonzero(candidates & (patients == pat))
+        if idx.size < min_size or cols.sum() < 10:
+            continue
+        X = profiles[np.ix_(idx, np.flatnonzero(cols))]
+        X = X - X.mean(axis=1, keepdims=True)
+        norm = np.linalg.norm(X, axis=1)
+        good = norm > 0
+        if good.sum() < min_size:
+            continue
+        idx, X, norm = idx[good], X[good], norm[good]
+        C = (X @ X.T) / np.outer(norm, norm)
+        D = np.clip(1.0 - C, 0.0, 2.0)
+        np.fill_diagonal(D, 0.0)
+        Z = linkage(squareform(D, checks=False), method="average")
+        cl = fcluster(Z, t=1.0 - r_min, criterion="distance")
+        for k in np.unique(cl):
+            members = idx[cl == k]
+            if members.size >= min_size:
+                labels[members] = f"{pat}:{k}" if pat != "" else f"g{k}"
+    return labels
+
+
+def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
+    """Ploidy posterior of a group's consensus: the per-bin median of its members' ratios
+    (events present in a minority of cells vanish; waviness, independent between cells,
+    averages down), called like one cell."""
+    ratios, counts, wave = item
+    chrom = bins["chrom"].to_numpy()
+    with np.errstate(all="ignore"):
+        cons = np.nanmedian(ratios, axis=0)
+    cons[np.isfinite(ratios).sum(axis=0) < max(2, ratios.shape[0] // 2 + 1)] = np.nan
+    if np.isfinite(cons).sum() < 50:
+        return {}
+    sp = _pick(params, SEGMENT_DEFAULTS)
+    pseudo = counts.sum(axis=0)
+    noise = estimate_noise(pseudo, cons, chrom)
+    seg, sb = segment(cons, bins, noise=noise, **sp)
+    noise = estimate_noise(pseudo, cons, chrom, level=sb)
+    pp = _pick(params, PLOIDY_DEFAULTS)
+    pc = call_ploidy(seg, noise, ratio=cons, wave=wave, **pp)
+    return pc.ploidy_probs if pc.ploidy is not None else {}
+
+
+def _sanitise(obj):
+    """Parameters as plain JSON-able values (h5ad cannot store None)."""
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+def _check_input(adata: ad.AnnData) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    if not isinstance(adata, ad.AnnData):
+        raise InputError("call_copy_number needs an AnnData with read counts in layers['counts']")
+    counts = adata.layers["counts"] if "counts" in adata.layers else None
+    if counts is None:
+        raise InputError("the AnnData has no layers['counts']; count reads per bin first (ctcscope run / count)")
+    counts = counts.toarray() if hasattr(counts, "toarray") else np.asarray(counts)
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise InputError("the AnnData holds no samples or no bins; nothing to call")
+    if not np.issubdtype(counts.dtype, np.number) or np.any(~np.isfinite(counts)) or np.any(counts < 0):
+        raise InputError("layers['counts'] must hold finite, non-negative read counts")
+    var = adata.var
+    missing = [c for c in ("chrom", "start", "end", "gc") if c not in var]
+    if missing:
+        raise InputError(f"var lacks {', '.join(missing)}; build var with ctcscope.genome.load_genome(...).to_var()")
+    bins = pd.DataFrame({"chrom": canonical_chroms(var["chrom"].astype(str)), "start": var["start"].to_numpy(np.int64),
+                         "end": var["end"].to_numpy(np.int64), "gc": var["gc"].to_numpy(np.float64)})
+    bins["mappability"] = var["mappability"].to_numpy(np.float64) if "mappability" in var else np.nan
+    if "use" in var:
+        bins["use"] = var["use"].to_numpy(bool)
+    else:
+        bins["use"] = usable_bins(bins)
+    if "arm" in var:
+        bins["arm"] = var["arm"].astype(str).to_numpy()
+    bins["use"] &= np.isfinite(bins["gc"].to_numpy())
+    if not bins["use"].any():
+        raise InputError("no bin is usable (var.use is False everywhere or GC is missing); check the genome bins")
+    obs = adata.obs.copy()
+    st = obs["sample_type"].astype(str).str.strip().str.lower() if "sample_type" in obs else pd.Series("ctc", index=obs.index)
+    st = st.replace({"": "ctc", "nan": "ctc"})
+    bad = sorted(set(st) - set(SAMPLE_TYPES))
+    if bad:
+        raise InputError(f"unknown sample_type {', '.join(map(repr, bad))}; use one of {', '.join(SAMPLE_TYPES)}")
+    obs["sample_type"] = st
+    ps = pd.to_numeric(obs["pool_size"], errors="coerce") if "pool_size" in obs else pd.Series(1, index=obs.index)
+    if ps.isna().any() or (ps < 1).any() or (ps != np.round(ps)).any():
+        raise InputError("pool_size must be a whole number >= 1 for every sample (1 for single cells)")
+    obs["pool_size"] = ps.astype(int)
+    return counts, bins, obs
+
+
+def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler=None,
+                     params: dict | None = None, quiet: bool = False) -> ad.AnnData:
+    """Absolute copy number, ploidy, QC and instability of every sample.
+
+    Parameters
+    ----------
+    adata : samples × bins with ``layers['counts']``; ``obs`` with ``sample_type`` and
+        ``pool_size`` (defaults ``ctc`` and 1); ``var`` from ``Genome.to_var()`` (``chrom,
+        start, end, gc``; ``mappability``, ``use`` and ``arm`` if available).
+    workers, scheduler : where per-sample work runs (:func:`ctcscope.parallel.map_samples`).
+    params : overrides of :data:`DEFAULTS` (correction, segmentation, ploidy, QC and pipeline
+        parameters, one flat namespace).
+
+    Returns
+    -------
+    A new AnnData with layers ``ratio``, ``segment``, ``cn``, the obs columns of
+    docs/data-model.md, ``obsm['ploidy_posterior']``, ``uns['ploidy_grid']``,
+    ``uns['segments']`` and ``uns['ctcscope']['cna']`` (parameters, waviness, panel).
+    """
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise InputError(f"unknown copy-number parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}")
+    P = {**DEFAULTS, **params}
+    if P["method"] not in ("pelt", "binseg"):
+        raise InputError(f"segmentation method {P['method']!r} is not known; use 'pelt' or 'binseg'")
+    counts, bins, obs = _check_input(adata)
+    n, nb = counts.shape
+    is_control = obs["sample_type"].isin(CONTROL_TYPES).to_numpy()
+    levels = np.where(obs["sample_type"].eq("biopsy"), int(P["bulk_levels"]),
+                      np.where(obs["sample_type"].eq("ctc_pool"), obs["pool_size"].to_numpy(), 1)).astype(int)
+    mp = dict(workers=workers, scheduler=scheduler, quiet=quiet)
+
+    # 1. per-sample correction
+    rows = [counts[i].astype(np.float64) for i in range(n)]
+    res1 = map_samples(_pass_correct, rows, bins=bins, params=P, description="GC correction", **mp)
+
+    # 2. panel of normals from the run's controls (or all samples)
+    resid = np.vstack([r["resid"] for r in res1]).astype(np.float64)
+    n_ctrl_ok = int(sum(np.isfinite(resid[i]).mean() > 0.5 for i in np.flatnonzero(is_control)))
+    if n_ctrl_ok >= P["pon_min_samples"]:
+        pon, pon_source = build_panel_of_normals(resid[is_control], min_samples=P["pon_min_samples"]), "controls"
+    else:
+        pon, pon_source = build_panel_of_normals(resid, min_samples=P["pon_min_samples"]), "all samples"
+    if pon is None:
+        pon_source = "none"
+    del resid
+
+    # 3. per-sample panel correction, noise, segmentation
+    items = [(rows[i], res1[i]["ratio"], bool(is_control[i])) for i in range(n)]
+    res2 = map_samples(_pass_segment, items, bins=bins, pon=pon, params=P, description="segmentation", **mp)
+    del items, res1
+
+    # 4. waviness of the run
+    wave = _run_wave(res2, is_control, WaveModel(sd=0.04, length_mb=20.0))
+    fixed = P["wave_sd"] is not None or P["wave_length_mb"] is not None
+    if fixed:
+        wave = WaveModel(sd=float(P["wave_sd"] if P["wave_sd"] is not None else wave.sd),
+                         length_mb=float(P["wave_length_mb"] if P["wave_length_mb"] is not None else wave.length_mb))
+    else:
+        # each sample's amplitude again, now with the run's correlation length held fixed
+        for r in res2:
+            if r.get("wave") is not None:
+                r["wave"] = estimate_waviness(r["ratio"], r["wave_level"], bins, length_mb=wave.length_mb)
+    for r in res2:
+        r.pop("wave_level", None)
+
+    # 5. groups of cells sharing a clone: their consensus informs each member's ploidy
+    fkw = dict(delta=P["flat_delta"], z=P["flat_z"], min_bins=P["flat_min_bins"])
+    flat0 = np.array([flat_fraction(r["segments"], r["noise"], _sample_wave(r.get("wave"), wave), **fkw)
+                      if r["segments"] is not None else np.nan for r in res2])
+    nl0 = normal_like(flat0, is_control, max_fraction=P["flat_max_fraction"], cap=P["flat_cap"]) & np.isfinite(flat0)
+    cand = obs["sample_type"].isin(["ctc", "ctc_pool"]).to_numpy() & ~nl0 & np.array([r["segments"] is not None for r in res2])
+    patients = obs["patient"].astype(str).fillna("").to_numpy() if "patient" in obs else np.full(n, "")
+    groups = np.full(n, "", dtype=object)
+    if P["group_prior"] and cand.sum() >= P["group_min_size"]:
+        ratios = np.vstack([np.asarray(r["ratio"], dtype=np.float64) for r in res2])
+        groups = ploidy_groups(window_profiles(ratios, bins), patients, cand, r_min=P["group_min_r"],
+                               min_size=P["group_min_size"])
+        names = [g for g in pd.unique(groups) if g]
+        gitems = []
+        for gname in names:
+            mem = np.flatnonzero(groups == gname)
+            gw = WaveModel(sd=wave.sd * 1.25 / np.sqrt(mem.size), length_mb=wave.length_mb)
+            gitems.append((ratios[mem], counts[mem].astype(np.float64), gw))
+        gres = map_samples(_group_consensus, gitems, bins=bins, params=P, description="clone consensus", **mp)
+        gprior = dict(zip(names, gres))
+        del ratios
+    else:
+        gprior = {}
+
+    # 6. per-sample ploidy and copy number
+    for i, r in enumerate(res2):
+        # a flat profile says nothing about ploidy: controls and normal-like cells are called
+        # as the diploid cells they most probably are (searched around 2 copies only)
+        r["is_control"] = bool(is_control[i] or nl0[i])
+        r["levels"] = int(levels[i])
+        r["wave"] = wave if fixed else _sample_wave(r.get("wave"), wave)
+        r["ploidy_prior"] = gprior.get(groups[i]) or None
+    res3 = map_samples(_pass_call, res2, bins=bins, params=P, description="ploidy and copy number", **mp)
+
+    # 7. assemble
+    out = ad.AnnData(X=None, obs=adata.obs.copy(), var=adata.var.copy())
+    out.X = None
+    out.layers["counts"] = counts.astype(np.int32)
+    out.layers["ratio"] = np.vstack([np.asarray(r["ratio"], dtype=np.float32) for r in res2])
+    out.layers["segment"] = np.vstack([r["segment"] for r in res3])
+    out.layers["cn"] = np.vstack([r["cn"] for r in res3])
+    for k in ("obsm", "uns"):
+        for key, val in getattr(adata, k).items():
+            getattr(out, k)[key] = val
+    o = out.obs
+    o["sample_type"] = pd.Categorical(obs["sample_type"].to_numpy(), categories=list(SAMPLE_TYPES))
+    o["pool_size"] = obs["pool_size"].to_numpy()
+    if "reads" not in o or o["reads"].isna().all():
+        o["reads"] = counts.sum(axis=1).astype(np.int64)
+    use = bins["use"].to_numpy(bool)
+    usable_mb = float((bins["end"] - bins["start"])[use].sum() / 1e6)
+    calls = [r["call"] for r in res3]
+    o["mapd"] = [r["mapd"] for r in res2]
+    o["usable_bins"] = np.isfinite(out.layers["ratio"]).sum(axis=1).astype(np.int64)
+    o["overdispersion"] = [r["noise"].alpha for r in res2]
+    o["n_segments"] = [len(r["segments"]) for r in res3]
+    o["ploidy"] = pd.array([c.ploidy if c else None for c in calls], dtype="Int64")
+    o["mean_cn"] = [c.mean_cn if c else np.nan for c in calls]
+    o["scale"] = [c.scale if c else np.nan for c in calls]
+    o["ploidy_confidence"] = [c.confidence if c else np.nan for c in calls]
+    o["ploidy_runner_up"] = pd.array([c.runner_up if c else None for c in calls], dtype="Int64")
+    o["ploidy_runner_up_prob"] = [c.runner_up_prob if c else np.nan for c in calls]
+    o["wgd"] = [bool(c.wgd) if c else False for c in calls]
+    o["wgd_probability"] = [c.wgd_probability if c else np.nan for c in calls]
+    qc_kw = {k: P[k] for k in ("min_reads", "max_mapd", "min_usable_fraction", "max_segments_per_100mb")}
+    verdicts = [qc(reads=float(o["reads"].iloc[i]), mapd=o["mapd"].iloc[i], usable_bins=int(o["usable_bins"].iloc[i]),
+                   genome_usable_bins=int(use.sum()), n_segments=int(o["n_segments"].iloc[i]), usable_mb=usable_mb,
+                   ploidy_called=calls[i] is not None, **qc_kw)
+                for i in range(n)]
+    o["qc_pass"] = [v[0] for v in verdicts]
+    o["qc_reason"] = [v[1] for v in verdicts]
+    flat = flat0
+    o["normal_like"] = normal_like(flat, is_control & o["qc_pass"].to_numpy(), max_fraction=P["flat_max_fraction"],
+                                   cap=P["flat_cap"]) & np.isfinite(flat)
+    for key in ("fga", "breakpoints", "wgii", "n_cn_states", "max_amplification"):
+        o[key] = [r["instability"][key] for r in res3]
+    o["ploidy_group"] = [str(gname) for gname in groups]
+    grid = report_grid(P["report_step"], P["grid_min"], P["grid_max"])
+    out.obsm["ploidy_posterior"] = np.vstack([r["posterior"] for r in res3]).astype(np.float32)
+    out.uns["ploidy_grid"] = grid
+    segs = []
+    for sid, r in zip(out.obs_names, res3):
+        s = r["segments"]
+        if s is None or len(s) == 0:
+            continue
+        segs.append(pd.DataFrame({"sample_id": sid, "chrom": s["chrom"].astype(str).to_numpy(),
+                                  "start": s["start"].to_numpy(np.int64), "end": s["end"].to_numpy(np.int64),
+                                  "n_bins": s["n_bins"].to_numpy(np.int64), "seg_mean": s["seg_mean"].to_numpy(np.float64),
+                                  "cn": s["cn"].to_numpy(np.float64)}))
+    out.uns["segments"] = (pd.concat(segs, ignore_index=True) if segs else
+                           pd.DataFrame(columns=["sample_id", "chrom", "start", "end", "n_bins", "seg_mean", "cn"]))
+    prov = dict(out.uns.get("ctcscope", {}))
+    prov["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
+                             "n_controls": int(is_control.sum())})
+    out.uns["ctcscope"] = prov
+    return out

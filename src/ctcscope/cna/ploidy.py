@@ -1,0 +1,651 @@
+"""Ploidy and absolute copy number: a posterior over the copy-number scale.
+
+The corrected ratio of a segment measures ``scale * copy_number``; the scale (ratio units per
+copy) is unknown.  Every candidate scale ``s`` on a fine grid, expressed as the mean copy
+number ``M = mean ratio / s`` of the solution (grid covering 1-8.5 copies by default), is
+scored by
+
+    log p(segments | s) + log p(s)
+
+with three parts:
+
+1. **Fit** — each segment mean is compared with its nearest copy-number level ``s * k`` under a
+   Student-t (4 d.f., robust to the odd mis-segmented or subclonal segment) whose variance
+   comes from the cell's calibrated noise model (:class:`~ctcscope.cna.noise.NoiseModel`:
+   Poisson + over-dispersion, divided by the segment's number of bins) plus a systematic term
+   ``(tau * level)**2`` for residual bias that does not average out over long segments
+   (waviness; calibrated on the normal controls of the run when there are any).
+2. **Occam factor for levels** — a profile uses ``L`` distinct non-zero copy-number levels; a
+   lattice of spacing ``s`` places each level with prior probability proportional to ``s``,
+   so a solution pays ``L * log(s)`` (and ``n_segments * log(L)`` for assigning segments
+   to levels).  This is what stops the "fit error keeps falling as ploidy rises" failure of a
+   plain RMSE fit: a finer lattice always fits better, but it has to pay for every level.
+3. **Prior on the mean copy number** — weak, log-normal around 2 copies (sd 0.9 on the log
+   scale by default); it only matters when the data cannot tell (a flat profile fits any
+   ploidy equally well, so a flat profile is called 2n).
+
+The ×2 ambiguity, stated honestly: a profile whose levels are {1, 2, 3} fits the lattice of
+spacing ``s/2`` as {2, 4, 6} exactly as well.  The lower solution wins by the Occam factor
+``2**L`` (≈ 8 for three levels), so its confidence is ≈ 0.9, not 1.  A genuine whole-genome
+doubling is recognised when post-doubling gains/losses create odd levels (3, 5 around a
+base of 4): the halved lattice would put those at 1.5, 2.5 and is rejected by the fit.  A
+doubled genome with no odd level left at all is indistinguishable from its undoubled form in
+read-depth data; it is called at the lower ploidy with ``wgd_probability`` of about
+``1 / (1 + 2**L)``.
+
+The integer ``ploidy`` reported for a solution is its modal copy number (length-weighted
+over autosomes), as the base ploidy of the study (Oulhen et al. 2021, npj Precis Oncol
+5:71, doi:10.1038/s41698-021-00203-1) was reported; the posterior of each integer ploidy is
+the posterior mass of the grid points whose solution has that mode.
+
+Pools of ``n`` cells are mixtures: levels are allowed in steps of ``1/n`` copy, fractional
+levels with a lower prior than whole ones (most events are shared by the clones of a pool).
+
+The sex chromosomes never enter the fit (a male cell has one X), only the autosomes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import math
+
+import numba
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from ..genome.names import AUTOSOMES
+from .noise import NoiseModel, WaveModel
+
+#: Default parameters of :func:`call_ploidy` (recorded in ``uns['ctcscope']``).
+PLOIDY_DEFAULTS = dict(
+    grid_min=1.0,
+    grid_max=8.5,
+    grid_step=0.002,  # on log(mean CN)
+    t_df=10.0,
+    tau_spread=0.35,
+    step_window=10,
+    p_same=0.5,
+    step_decay=0.5,
+    base_prior=0.8,
+    deviation_scale=0.5,
+    wgd_prior=0.7,
+    post_wgd_change=0.25,
+    prior_range=(1.8, 6.5),
+    prior_decay=0.25,
+    fraction_prior=0.05,
+    max_cn=40,
+    report_step=0.05,
+    prior_weight=0.99,
+)
+
+#: Grid of mean copy number at which ``obsm['ploidy_posterior']`` is reported.
+def report_grid(step: float = PLOIDY_DEFAULTS["report_step"], lo: float = PLOIDY_DEFAULTS["grid_min"],
+                hi: float = PLOIDY_DEFAULTS["grid_max"]) -> np.ndarray:
+    n = int(round((hi - lo) / step)) + 1
+    return np.round(lo + step * np.arange(n), 6)
+
+
+@dataclass
+class PloidyCall:
+    """The result of :func:`call_ploidy` for one sample."""
+
+    ploidy: int | None
+    mean_cn: float
+    scale: float
+    confidence: float
+    runner_up: int | None
+    runner_up_prob: float
+    wgd: bool
+    wgd_probability: float
+    segment_cn: np.ndarray  # copy number per input segment (float; integers for single cells)
+    posterior: np.ndarray  # on report_grid()
+    ploidy_probs: dict = field(default_factory=dict)
+    n_levels: int = 0
+    tau: float = float("nan")
+
+    def as_dict(self) -> dict:
+        return {
+            "ploidy": self.ploidy, "mean_cn": self.mean_cn, "scale": self.scale,
+            "ploidy_confidence": self.confidence, "ploidy_runner_up": self.runner_up,
+            "ploidy_runner_up_prob": self.runner_up_prob, "wgd": self.wgd,
+            "wgd_probability": self.wgd_probability,
+        }
+
+
+def _t_logpdf(z2: np.ndarray, var: np.ndarray, df: float) -> np.ndarray:
+    return (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * np.log(df * np.pi * var)
+            - (df + 1) / 2 * np.log1p(z2 / (var * df)))
+
+
+def log_prior(M: np.ndarray, prior_range=PLOIDY_DEFAULTS["prior_range"],
+              prior_decay: float = PLOIDY_DEFAULTS["prior_decay"]) -> np.ndarray:
+    """Log prior of mean copy number ``M`` (per unit log M).
+
+    ``-log M`` (the base level is one point of a lattice whose spacing is ∝ 1/M: with nothing
+    else to go on, fewer copies is the simpler explanation), flat otherwise on
+    ``prior_range`` and decaying as a half-Gaussian on log M outside it.
+    """
+    lo, hi = np.log(prior_range[0]), np.log(prior_range[1])
+    x = np.log(np.asarray(M, dtype=np.float64))
+    d = np.where(x < lo, lo - x, np.where(x > hi, x - hi, 0.0))
+    return -0.5 * (d / prior_decay) ** 2 - x
+
+
+def _modal(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Row-wise weighted mode of small non-negative integers (G × S arrays)."""
+    v = np.clip(values.astype(np.int64), 0, None)
+    K = int(v.max()) + 1 if v.size else 1
+    G = v.shape[0]
+    acc = np.zeros((G, K))
+    rows = np.repeat(np.arange(G), v.shape[1])
+    np.add.at(acc, (rows, v.ravel()), np.broadcast_to(weights, v.shape).ravel())
+    return acc.argmax(axis=1)
+
+
+def _empty_call(n_seg: int, grid: np.ndarray) -> PloidyCall:
+    return PloidyCall(ploidy=None, mean_cn=float("nan"), scale=float("nan"), confidence=float("nan"),
+                      runner_up=None, runner_up_prob=float("nan"), wgd=False, wgd_probability=float("nan"),
+                      segment_cn=np.full(n_seg, np.nan), posterior=np.full(grid.size, np.nan))
+
+
+@numba.njit(cache=True)
+def _tlp(r, v, df, lg):
+    # Student-t log density of residual r with scale^2 v; lg = lgamma((df+1)/2) - lgamma(df/2)
+    return lg - 0.5 * np.log(df * np.pi * v) - (df + 1.0) / 2.0 * np.log1p(r * r / (v * df))
+
+
+#: Variance inflation of the local step at a breakpoint that does not change the copy number
+#: (selection bias: segmentation puts breakpoints where noise made the local difference peak).
+ZERO_STEP_INFLATE = 2.25
+
+
+@numba.njit(cache=True)
+def _level_prior(B, kmax, log_pi0, log_pi1, lam):
+    """log P(level k | base B), k = 0..kmax: B with prob pi0, else ∝ exp(-|k-B| / (lam B))."""
+    out = np.empty(kmax + 1)
+    Z = 0.0
+    for k in range(kmax + 1):
+        if k != B:
+            Z += np.exp(-abs(k - B) / (lam * B))
+    for k in range(kmax + 1):
+        out[k] = log_pi0 if k == B else log_pi1 - abs(k - B) / (lam * B) - np.log(Z)
+    return out
+
+
+@numba.njit(cache=True)
+def _step_prior(kmax, log_p0, log_pc, log_rho):
+    """log P(step of |d| copies), d = 0..2 kmax: no change with p0, else geometric."""
+    out = np.empty(2 * kmax + 1)
+    out[0] = log_p0
+    for d in range(1, 2 * kmax + 1):
+        out[d] = log_pc + (d - 1) * log_rho
+    return out
+
+
+@numba.njit(cache=True)
+def _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps):
+    """Level and step priors of a doubled genome with base B (even).
+
+    The base keeps probability pi0.  Off-base levels are either even (doubled pre-WGD
+    events: the pre-doubling deviation law of base B/2, probability 1 - eps) or odd (a ±1
+    change after the doubling, probability eps).  Steps alike: even steps follow the
+    pre-doubling step law in units of two copies, odd steps carry eps.
+    """
+    h = B // 2
+    # pre-doubling off-base law over j = 0..kmax//2 (j != h)
+    J = kmax // 2
+    Zp = 0.0
+    for j in range(J + 1):
+        if j != h:
+            Zp += np.exp(-abs(j - h) / (lam * h))
+    Zo = 0.0
+    for k in range(1, kmax + 1, 2):
+        Zo += np.exp(-abs(k - B) / (lam * B))
+    l1e = np.log(max(1.0 - np.exp(log_eps), 1e-9))
+    lq = np.empty(kmax + 1)
+    for k in range(kmax + 1):
+        if k == B:
+            lq[k] = log_pi0
+        elif k % 2 == 0:
+            lq[k] = log_pi1 + l1e - abs(k // 2 - h) / (lam * h) - np.log(Zp)
+        else:
+            lq[k] = log_pi1 + log_eps - abs(k - B) / (lam * B) - np.log(Zo)
+    ls = np.empty(2 * kmax + 1)
+    ls[0] = log_p0
+    for d in range(1, 2 * kmax + 1):
+        if d % 2 == 0:
+            ls[d] = log_pc + l1e + (d // 2 - 1) * log_rho
+        else:
+            ls[d] = log_pc + log_eps + ((d + 1) // 2 - 1) * log_rho
+    return lq, ls
+
+
+@numba.njit(cache=True)
+def _chain(s, tau2, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac, viterbi, path):
+    """Forward (log marginal) or Viterbi pass over the segments' chains at scale ``s``.
+
+    Each segment may take one of 4 lattice levels around its mean (in 1/N copies); a chain
+    restarts at every chromosome.  ``lq``/``ls`` are the log priors of whole levels and of
+    steps (in copies).  Returns the log likelihood (sum over chains); with ``viterbi`` the
+    best levels are written to ``path``.
+    """
+    S = m.shape[0]
+    NS = 4
+    kmax = lq.shape[0] - 1
+    prev = np.empty(NS)
+    prevc = np.empty(NS, dtype=np.int64)
+    cur = np.empty(NS)
+    curc = np.empty(NS, dtype=np.int64)
+    vals = np.empty(NS)
+    cand_buf = np.empty(NS, dtype=np.int64)
+    back = np.zeros((S, NS), dtype=np.int64)
+    cands = np.zeros((S, NS), dtype=np.int64)
+    total = 0.0
+    kmaxN = kmax * N
+    for j in range(S):
+        x = m[j] / s * N
+        v = vlev[j] + tau2 * wave2[j]
+        # candidate levels (in 1/N copies), kept inside [0, kmax]: for single cells the four
+        # lattice points around the mean; for mixtures the two nearest fractional levels and
+        # the two nearest whole copies (a whole level must always be on offer)
+        if N == 1:
+            base = int(np.floor(x)) - 1
+            if base > kmaxN - NS + 1:
+                base = kmaxN - NS + 1
+            if base < 0:
+                base = 0
+            for a in range(NS):
+                cand_buf[a] = base + a
+        else:
+            f = int(np.floor(x))
+            w = int(np.floor(x / N))
+            cand_buf[0] = f
+            cand_buf[1] = f + 1
+            cand_buf[2] = w * N
+            cand_buf[3] = (w + 1) * N
+            for a in range(NS):
+                cand_buf[a] = min(max(cand_buf[a], 0), kmaxN)
+        for a in range(NS):
+            c = cand_buf[a]
+            curc[a] = c
+            cands[j, a] = c
+            dup = False
+            for b in range(a):
+                if cand_buf[b] == c:
+                    dup = True
+            if dup:
+                cur[a] = -np.inf
+                continue
+            kw = (c + N // 2) // N
+            e = _tlp(m[j] - s * c / N, v, df, lg) + lq[min(kw, kmax)]
+            if (c % N) != 0:
+                # the fractional share is spread over the N - 1 levels between whole copies
+                e += log_frac - np.log(N - 1.0)
+            if start[j]:
+                cur[a] = e
+                continue
+            vs = vstep[j] + tau2 * wstep2[j]
+            best = -np.inf
+            arg = 0
+            for b in range(NS):
+                if prev[b] == -np.inf:
+                    vals[b] = -np.inf
+                    continue
+                d = c - prevc[b]
+                ad = abs(d)
+                dw = (ad + N - 1) // N
+                sp = ls[min(dw, ls.shape[0] - 1)]
+                if (ad % N) != 0:
+                    sp += log_frac - np.log(N - 1.0)
+                # a breakpoint that changes nothing was still placed by the segmentation
+                # where the local difference peaked: its step is inflated by that selection
+                vsd = vs * ZERO_STEP_INFLATE if d == 0 else vs
+                vals[b] = prev[b] + sp + _tlp(step[j] - s * d / N, vsd, df, lg)
+                if vals[b] > best:
+                    best = vals[b]
+                    arg = b
+            if best == -np.inf:
+                cur[a] = -np.inf
+                continue
+            if viterbi:
+                cur[a] = e + best
+                back[j, a] = arg
+            else:
+                acc = 0.0
+                for b in range(NS):
+                    if vals[b] > -np.inf:
+                        acc += np.exp(vals[b] - best)
+                cur[a] = e + best + np.log(acc)
+        end = (j == S - 1) or start[j + 1]
+        if end:
+            mx = -np.inf
+            am = 0
+            for a in range(NS):
+                if cur[a] > mx:
+                    mx = cur[a]
+                    am = a
+            if viterbi:
+                total += mx
+                a = am
+                jj = j
+                while True:
+                    path[jj] = cands[jj, a]
+                    if start[jj]:
+                        break
+                    a = back[jj, a]
+                    jj -= 1
+            else:
+                acc = 0.0
+                for a in range(NS):
+                    if cur[a] > -np.inf:
+                        acc += np.exp(cur[a] - mx)
+                total += mx + np.log(acc)
+        for a in range(NS):
+            prev[a] = cur[a]
+            prevc[a] = curc[a]
+    return total
+
+
+@numba.njit(cache=True)
+def _model_priors(B, wgd, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps):
+    if wgd:
+        return _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps)
+    return _level_prior(B, kmax, log_pi0, log_pi1, lam), _step_prior(kmax, log_p0, log_pc, log_rho)
+
+
+@numba.njit(cache=True)
+def _scan(s_grid, base, taus, log_wtau, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, kmax, log_frac,
+          log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps, log_wgd, out_lp, out_tau, out_wgd, out_pwgd, paths):
+    """Marginal likelihood of every grid scale (over waviness and over the doubled-genome
+    model when the base is even and >= 4), the best (tau, model) and its Viterbi levels."""
+    G = s_grid.shape[0]
+    T = taus.shape[0]
+    dummy = np.zeros(m.shape[0], dtype=np.int64)
+    acc = np.empty(2 * T)
+    for g in range(G):
+        B = base[g]
+        has_wgd = (B >= 4) and (B % 2 == 0)
+        nm = 2 if has_wgd else 1
+        for mi in range(2):
+            if mi >= nm:
+                for t in range(T):
+                    acc[mi * T + t] = -np.inf
+                continue
+            wgd = mi == 1
+            lq, ls = _model_priors(B, wgd, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps)
+            lw = 0.0
+            if has_wgd:
+                lw = log_wgd if wgd else np.log(1.0 - np.exp(log_wgd))
+            for t in range(T):
+                acc[mi * T + t] = lw + log_wtau[t] + _chain(s_grid[g], taus[t] ** 2, m, vlev, wave2, start, step,
+                                                             vstep, wstep2, df, lg, N, lq, ls, log_frac, False, dummy)
+        mx = acc.max()
+        if mx == -np.inf:
+            out_lp[g] = -np.inf
+            out_pwgd[g] = 0.0
+            out_tau[g] = 0
+            out_wgd[g] = False
+            continue
+        tot = 0.0
+        wsum = 0.0
+        for i in range(2 * T):
+            if acc[i] > -np.inf:
+                e = np.exp(acc[i] - mx)
+                tot += e
+                if i >= T:
+                    wsum += e
+        out_lp[g] = mx + np.log(tot)
+        out_pwgd[g] = wsum / tot
+        ib = int(np.argmax(acc))
+        out_tau[g] = ib % T
+        out_wgd[g] = ib >= T
+        lq, ls = _model_priors(B, ib >= T, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps)
+        _chain(s_grid[g], taus[ib % T] ** 2, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac,
+               True, paths[g])
+
+
+def local_steps(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseModel, window: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Copy-number step into each segment from its left neighbour, measured locally.
+
+    The step is the difference between the mean ratio of the first ``window`` usable bins of
+    the segment and the last ``window`` of the previous one: long-range waviness is nearly
+    the same on both sides of a breakpoint, so local steps are almost free of it, unlike the
+    segment means.  Returns (step, variance); NaN at the first segment of each chromosome.
+    """
+    seg = segments.reset_index(drop=True)
+    S = len(seg)
+    step = np.full(S, np.nan)
+    var = np.full(S, np.nan)
+    ratio = np.asarray(ratio, dtype=np.float64)
+    okb = np.flatnonzero(np.isfinite(ratio))
+    fb, eb, ch = seg["first_bin"].to_numpy(), seg["end_bin"].to_numpy(), seg["chrom"].astype(str).to_numpy()
+    lo = np.searchsorted(okb, fb)
+    hi = np.searchsorted(okb, eb)
+    for j in range(1, S):
+        if ch[j] != ch[j - 1]:
+            continue
+        left = okb[max(lo[j - 1], hi[j - 1] - window):hi[j - 1]]
+        right = okb[lo[j]:min(hi[j], lo[j] + window)]
+        if left.size == 0 or right.size == 0:
+            continue
+        ml, mr = ratio[left].mean(), ratio[right].mean()
+        step[j] = mr - ml
+        var[j] = noise.bin_var(max(ml, 0.0)) / left.size + noise.bin_var(max(mr, 0.0)) / right.size
+    return step, var
+
+
+def call_ploidy(
+    segments: pd.DataFrame,
+    noise: NoiseModel,
+    *,
+    ratio: np.ndarray | None = None,
+    wave: WaveModel | None = None,
+    pool_size: int = 1,
+    prior_range: tuple[float, float] = PLOIDY_DEFAULTS["prior_range"],
+    prior_decay: float = PLOIDY_DEFAULTS["prior_decay"],
+    grid_min: float = PLOIDY_DEFAULTS["grid_min"],
+    grid_max: float = PLOIDY_DEFAULTS["grid_max"],
+    grid_step: float = PLOIDY_DEFAULTS["grid_step"],
+    t_df: float = PLOIDY_DEFAULTS["t_df"],
+    tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
+    step_window: int = PLOIDY_DEFAULTS["step_window"],
+    p_same: float = PLOIDY_DEFAULTS["p_same"],
+    step_decay: float = PLOIDY_DEFAULTS["step_decay"],
+    base_prior: float = PLOIDY_DEFAULTS["base_prior"],
+    deviation_scale: float = PLOIDY_DEFAULTS["deviation_scale"],
+    wgd_prior: float = PLOIDY_DEFAULTS["wgd_prior"],
+    post_wgd_change: float = PLOIDY_DEFAULTS["post_wgd_change"],
+    fraction_prior: float = PLOIDY_DEFAULTS["fraction_prior"],
+    max_cn: int = PLOIDY_DEFAULTS["max_cn"],
+    report_step: float = PLOIDY_DEFAULTS["report_step"],
+    report_range: tuple[float, float] | None = None,
+    ploidy_prior: dict | None = None,
+    prior_weight: float = PLOIDY_DEFAULTS["prior_weight"],
+) -> PloidyCall:
+    """Posterior over the copy-number scale of one sample, and its absolute copy numbers.
+
+    Parameters
+    ----------
+    segments : ``chrom, start, end, first_bin, end_bin, n_bins, seg_mean`` per segment in
+        genome order (from :func:`ctcscope.cna.segment`).
+    noise : the sample's calibrated bin-level noise model.
+    ratio : the sample's corrected ratio per bin, used to measure local steps at breakpoints
+        (without it, steps are differences of segment means).
+    wave : long-range waviness (:class:`~ctcscope.cna.noise.WaveModel`), best calibrated on
+        the whole run (:func:`ctcscope.cna.noise.estimate_waviness`); default 4 % over 20 Mb.
+    pool_size : cells in the sample; > 1 allows levels in steps of ``1/pool_size`` copy.
+    prior_range, prior_decay : prior on the mean copy number: flat on ``prior_range``
+        (the study's 2n-6n with some room), decaying as a half-Gaussian of SD ``prior_decay`` on
+        the log scale outside it.
+    grid_min, grid_max, grid_step : the grid of mean copy number (log-spaced by ``grid_step``).
+    t_df : Student-t degrees of freedom of the level and step likelihoods.
+    tau_spread : SD on the log scale of the cell's waviness around the run's (marginalised).
+    step_window : bins on each side of a breakpoint used to measure its local step.
+    p_same : prior probability that a detected breakpoint does not change the copy number.
+    step_decay : prior ratio P(step of n+1 copies) / P(step of n copies).
+    base_prior : prior probability that a segment sits at the base ploidy.
+    deviation_scale : off-base levels have prior ∝ exp(-|k - B| / (deviation_scale * B)).
+    wgd_prior : prior probability that a genome with an even base >= 4 arose by doubling;
+        its level prior then favours even copy numbers (doubled pre-WGD events).
+    post_wgd_change : in a doubled genome, the fraction of off-base segments (and of copy
+        number steps) that are odd, i.e. due to a change after the doubling.
+    fraction_prior : prior weight of a fractional level or step relative to a whole one (pools).
+    report_step, report_range : spacing and span of the reported posterior (``report_grid``;
+        the span defaults to the search grid).
+    ploidy_prior : optional prior over integer ploidies (``{ploidy: probability}``), e.g. the
+        posterior of the consensus of the sample's clone; mixed as
+        ``prior_weight * prior + (1 - prior_weight) * uniform``.
+
+    Returns
+    -------
+    :class:`PloidyCall` (``segment_cn`` aligned with the rows of ``segments``).
+    """
+    rgrid = report_grid(report_step, *(report_range or (grid_min, grid_max)))
+    wave = wave or WaveModel(sd=0.04, length_mb=20.0)
+    seg = segments.reset_index(drop=True)
+    n_seg = len(seg)
+    if n_seg == 0:
+        return _empty_call(0, rgrid)
+    m = seg["seg_mean"].to_numpy(dtype=np.float64)
+    nb = seg["n_bins"].to_numpy(dtype=np.float64)
+    chrom = seg["chrom"].astype(str).to_numpy()
+    valid = np.isfinite(m) & (nb > 0)
+    auto = np.isin(chrom, AUTOSOMES) & valid
+    if auto.sum() == 0 or not (np.sum(m[auto] * nb[auto]) > 0):
+        return _empty_call(n_seg, rgrid)
+    rbar = float(np.sum(m[auto] * nb[auto]) / np.sum(nb[auto]))
+    N = max(1, int(pool_size))
+    if {"start", "end"} <= set(seg.columns):
+        span = (seg["end"].to_numpy(dtype=np.float64) - seg["start"].to_numpy(dtype=np.float64)) / 1e6
+    else:
+        span = np.full(n_seg, 10.0)
+    bin_mb = float(np.median(span / np.maximum(nb, 1))) if n_seg else 0.5
+
+    # per-segment inputs of the chain model
+    floor2 = (0.01 * rbar) ** 2
+    mpos = np.maximum(m, 0.0)
+    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2
+    wave2 = mpos ** 2 * wave.mean_var_factor(span)  # × tau² in the kernel
+    if ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns):
+        step, vstep = local_steps(seg, ratio, noise, step_window)
+    else:
+        step = np.r_[np.nan, np.diff(m)]
+        vstep = np.r_[np.nan, vlev[1:] + vlev[:-1]]
+    vstep = vstep + floor2
+    # the local windows still see the wave's change over their distance
+    mloc = np.maximum(np.r_[m[:1], 0.5 * (m[1:] + m[:-1])], 0.0)
+    wstep2 = mloc ** 2 * 2.0 * (1.0 - wave.corr(step_window * bin_mb))
+
+    def _arrays(sel):
+        st = np.ones(sel.sum(), dtype=np.bool_)
+        c = chrom[sel]
+        st[1:] = c[1:] != c[:-1]
+        stp, vs = step[sel].copy(), vstep[sel].copy()
+        # a chain also restarts where the step is unknown (no usable bins around it)
+        st |= ~np.isfinite(stp)
+        stp[st] = 0.0
+        vs[st] = 1.0
+        return (np.ascontiguousarray(m[sel]), np.ascontiguousarray(vlev[sel]), np.ascontiguousarray(wave2[sel]), st,
+                np.ascontiguousarray(stp), np.ascontiguousarray(vs), np.ascontiguousarray(wstep2[sel]))
+
+    log_p0 = np.log(p_same)
+    log_pc = np.log((1 - p_same) / 2 * (1 - step_decay))
+    lg = math.lgamma((t_df + 1) / 2) - math.lgamma(t_df / 2)
+    pri = (np.log(base_prior), np.log(1 - base_prior), float(deviation_scale), log_p0, log_pc, np.log(step_decay),
+           np.log(post_wgd_change))
+
+    # grid of mean copy number M (log-spaced) ↔ scale s = rbar / M (ratio per copy)
+    G = int(np.ceil(np.log(grid_max / grid_min) / grid_step)) + 1
+    M = grid_min * np.exp(grid_step * np.arange(G))
+    s = rbar / M
+    A = _arrays(auto)
+    na = nb[auto]
+    # base ploidy of each grid point from the nearest whole levels (length-weighted mode)
+    base = np.maximum(_modal(np.rint(A[0][None, :] / s[:, None]), na), 1).astype(np.int64)
+    # waviness of this cell: the run's value, marginalised over a log-normal spread
+    z = np.linspace(-2.0, 2.0, 5)
+    taus = wave.sd * np.exp(tau_spread * z)
+    log_wtau = -0.5 * z ** 2
+    log_wtau -= np.log(np.sum(np.exp(log_wtau)))
+    fit = np.empty(G)
+    tbest = np.empty(G, dtype=np.int64)
+    wbest = np.zeros(G, dtype=np.bool_)
+    pwgd = np.zeros(G)
+    paths = np.zeros((G, A[0].size), dtype=np.int64)
+    _scan(s, base, taus, log_wtau, *A, float(t_df), lg, N, int(max_cn), np.log(fraction_prior), *pri,
+          np.log(wgd_prior), fit, tbest, wbest, pwgd, paths)
+    lev = paths / N  # copies, (G, S_auto)
+
+    # integer base ploidy of each grid solution: its modal whole copy number over autosomes
+    ploidy_g = _modal(np.rint(lev), na)
+    lp = fit + log_prior(M, prior_range, prior_decay)
+    if ploidy_prior:
+        # evidence from related samples (a clone's consensus): mixed with a flat share so a
+        # sample with strong evidence of its own keeps it
+        labels = np.arange(1, int(np.ceil(grid_max)) + 1)
+        q = np.array([float(ploidy_prior.get(int(p), 0.0)) for p in labels])
+        q = q / q.sum() if q.sum() > 0 else np.full(labels.size, 1.0 / labels.size)
+        mix = prior_weight * q + (1.0 - prior_weight) / labels.size
+        lp = lp + np.log(mix[np.clip(ploidy_g, 1, labels.size) - 1])
+    post = np.exp(lp - lp.max())
+    post /= post.sum()
+
+    uniq = np.unique(ploidy_g)
+    mass = np.array([post[ploidy_g == p].sum() for p in uniq])
+    order = np.argsort(-mass)
+    best_p = int(uniq[order[0]])
+    conf = float(mass[order[0]])
+    runner, runner_p = (int(uniq[order[1]]), float(mass[order[1]])) if uniq.size > 1 else (None, 0.0)
+    wgd_prob = float(post[ploidy_g >= 4].sum())
+
+    # the best solution with the chosen ploidy; copy numbers of all segments (X too) by Viterbi
+    cand = np.flatnonzero(ploidy_g == best_p)
+    g = cand[np.argmax(lp[cand])]
+    s_hat = float(s[g])
+    Aall = _arrays(valid)
+    path = np.zeros(Aall[0].size, dtype=np.int64)
+    lq, ls = _model_priors(int(base[g]), bool(wbest[g]), int(max_cn), *pri)
+    _chain(s_hat, taus[tbest[g]] ** 2, *Aall, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
+    cn_all = np.full(n_seg, np.nan)
+    cn_all[valid] = path / N
+    ka = cn_all[auto]
+    mean_cn = float(np.sum(ka * na) / np.sum(na)) if N > 1 else float(np.sum(np.rint(ka) * na) / np.sum(na))
+
+    # posterior on the coarse reporting grid (mass of each report cell)
+    edges = np.concatenate([[rgrid[0] - report_step / 2], (rgrid[1:] + rgrid[:-1]) / 2, [rgrid[-1] + report_step / 2]])
+    cell = np.clip(np.searchsorted(edges, M, side="right") - 1, 0, rgrid.size - 1)
+    rep = np.bincount(cell, weights=post, minlength=rgrid.size)
+
+    srt = np.sort(paths[g])
+    n_levels = int(np.sum((np.r_[True, srt[1:] != srt[:-1]]) & (srt > 0)))
+    return PloidyCall(ploidy=best_p, mean_cn=mean_cn, scale=s_hat, confidence=conf,
+                      runner_up=runner, runner_up_prob=runner_p, wgd=best_p >= 4, wgd_probability=wgd_prob,
+                      segment_cn=cn_all, posterior=rep,
+                      ploidy_probs={int(p): float(q) for p, q in zip(uniq, mass)}, n_levels=n_levels,
+                      tau=float(taus[tbest[g]]))
+
+
+def min_rmse_ploidy(segments: pd.DataFrame, ploidies=range(2, 7)) -> int:
+    """Baseline: the Control-FREEC-style choice used by the study's pipeline.
+
+    For each candidate ploidy ``P`` the median ratio is taken as ``P`` copies, each segment is
+    rounded to the nearest integer and the length-weighted RMSE of the ratio to those levels
+    is computed; the ploidy with the smallest RMSE wins.  Kept only as a comparison: a finer
+    lattice always leaves a smaller error, so this drifts to high ploidy.
+    """
+    seg = segments[segments["chrom"].astype(str).isin(AUTOSOMES)]
+    m = seg["seg_mean"].to_numpy(dtype=np.float64)
+    n = seg["n_bins"].to_numpy(dtype=np.float64)
+    ok = np.isfinite(m) & (n > 0)
+    m, n = m[ok], n[ok]
+    if m.size == 0:
+        return 2
+    med = float(np.median(np.repeat(m, n.astype(int))))
+    best, best_rmse = 2, np.inf
+    for P in ploidies:
+        cn = np.rint(m / med * P)
+        rmse = np.sqrt(np.sum(n * (m / med - cn / P) ** 2) / n.sum())
+        if rmse < best_rmse - 1e-12:
+            best, best_rmse = P, rmse
+    return int(best)
