@@ -1,0 +1,176 @@
+"""The drivers step as one call: AnnData in, tables and figures out (``ctcscope drivers``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from .. import _atomic
+from ..errors import InputError
+from ..provenance import run_record
+from .catalogue import Catalogue, load_catalogue
+from .events import AMBIGUOUS_RULES, driver_events
+from .genes import CallThresholds, gene_anndata, gene_copy_number
+from .plots import plot_driver_heatmap, plot_group_comparison, save_figure
+from .summaries import (driver_matrix, events_per_patient, events_per_sample, gene_frequencies, group_comparison,
+                        pathway_summary, recurrence)
+
+#: Files written by :func:`run_drivers_stage` (relative to the output folder).
+OUTPUTS = {
+    "genes": "genes.tsv",
+    "genes_h5ad": "genes.h5ad",
+    "drivers": "drivers.tsv",
+    "pathways": "pathways.tsv",
+    "frequencies": "driver_frequencies.tsv",
+    "samples": "driver_samples.tsv",
+    "patients": "driver_patients.tsv",
+    "recurrence": "driver_recurrence.tsv",
+    "groups": "driver_groups.tsv",
+    "groups_summary": "driver_groups_summary.tsv",
+    "heatmap": "figures/drivers",
+    "heatmap_json": "figures/drivers.json",
+    "groups_figure": "figures/drivers_groups",
+}
+
+
+def _genome_for(adata, genome):
+    if genome is not None:
+        return genome
+    from ..genome import load_genome
+
+    g = (adata.uns.get("ctcscope") or {}).get("genome") or {}
+    if not g.get("build"):
+        raise InputError("the cohort does not say which genome build it uses (uns['ctcscope']['genome']); "
+                         "pass the genome explicitly")
+    return load_genome(g["build"], int(g.get("bin_size", 500_000)))
+
+
+def _catalogue_for(catalogue, mode) -> Catalogue:
+    if isinstance(catalogue, Catalogue):
+        return catalogue
+    return load_catalogue(catalogue, mode if catalogue is not None or mode == "replace" else "builtin")
+
+
+def _append_run_json(out_dir: Path, block: dict) -> None:
+    """Add this step's block to ``run.json`` whatever shape earlier steps gave it."""
+    p = out_dir / "run.json"
+    run: dict
+    if p.exists():
+        try:
+            old = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if isinstance(old, dict) and isinstance(old.get("steps"), list):
+            run = old
+        elif isinstance(old, dict) and "command" in old:
+            run = {"steps": [old]}
+        elif isinstance(old, dict) and old:
+            run = {"steps": [v for v in old.values() if isinstance(v, dict)]}
+        else:
+            run = {"steps": []}
+    else:
+        run = {"steps": []}
+    run["steps"] = [s for s in run["steps"] if s.get("step") != "drivers"] + [block]
+    _atomic.write_json(p, run)
+
+
+def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalogue | None = None,
+                      catalogue_mode: str = "extend", group_by: str | Mapping | pd.Series | None = "treatment_group",
+                      ambiguous: str = "high_level", thresholds: CallThresholds | None = None,
+                      all_genes: bool = False, figures: bool = True):
+    """Gene-level copy number, driver events, summaries and figures for a cohort.
+
+    Parameters
+    ----------
+    adata : the cohort AnnData (after the copy-number step).
+    genome : :class:`ctcscope.genome.Genome` (its gene table), or ``None`` to load the build
+        named in ``adata.uns['ctcscope']['genome']``.
+    out_dir : output folder; files of :data:`OUTPUTS` are written atomically.
+    catalogue : a user catalogue file (or a :class:`Catalogue`); ``None`` = built-in.
+    catalogue_mode : ``"extend"`` or ``"replace"`` (with a file).
+    group_by : obs column (default the drug at resistance), or a sample/patient → group
+        mapping; ``None`` skips the group comparison.  The default column may be absent
+        (the comparison is then skipped); any other missing column is an error.
+    ambiguous : rule for ambiguous genes (see :func:`ctcscope.drivers.driver_events`).
+    all_genes : write every gene of the build to ``genes.tsv`` (default: catalogue genes).
+
+    Returns the AnnData with ``uns['drivers']`` (parameters, catalogue version, counts).
+    """
+    if ambiguous not in AMBIGUOUS_RULES:
+        raise InputError(f"ambiguous-gene rule {ambiguous!r} is not known; use one of {', '.join(AMBIGUOUS_RULES)}")
+    out_dir = Path(out_dir)
+    genome = _genome_for(adata, genome)
+    cat = _catalogue_for(catalogue, catalogue_mode)
+    if genome.genes is None or genome.genes.empty:
+        raise InputError(f"genome {genome.build} has no gene table; use a built-in build or give genes with the genome")
+    cat_genes = cat.select_genes(genome.genes)
+    unmatched = sorted(set(cat.genes) - set(cat_genes["catalogue_gene"]))
+    genes = genome.genes if all_genes else cat_genes
+    t = thresholds or CallThresholds()
+    obs = adata.obs.copy()
+    obs.index = obs.index.astype(str)
+
+    gene_cn = gene_copy_number(adata, genes, thresholds=t)
+    events = driver_events(gene_cn, cat, obs=obs, ambiguous=ambiguous)
+    freqs = gene_frequencies(gene_cn[gene_cn["gene"].astype(str).isin(set(cat_genes["symbol"]))], obs, cat)
+    pathways = pathway_summary(events, obs)
+    per_sample = events_per_sample(events, obs)
+    per_patient = events_per_patient(events, obs)
+    rec = recurrence(events, obs)
+
+    do_groups = group_by is not None and not (isinstance(group_by, str) and group_by == "treatment_group"
+                                              and "treatment_group" not in obs)
+    groups = summary = None
+    if do_groups:
+        groups, summary = group_comparison(events, obs, group_by)
+
+    w = _atomic.write_tsv
+    w(out_dir / OUTPUTS["genes"], gene_cn, float_format="%.4g")
+    w(out_dir / OUTPUTS["drivers"], events, float_format="%.4g")
+    w(out_dir / OUTPUTS["pathways"], pathways, float_format="%.4g")
+    w(out_dir / OUTPUTS["frequencies"], freqs, float_format="%.4g")
+    w(out_dir / OUTPUTS["samples"], per_sample)
+    w(out_dir / OUTPUTS["patients"], per_patient)
+    w(out_dir / OUTPUTS["recurrence"], rec, float_format="%.4g")
+    if groups is not None:
+        w(out_dir / OUTPUTS["groups"], groups)
+        w(out_dir / OUTPUTS["groups_summary"], summary, float_format="%.4g")
+    gad = gene_anndata(gene_cn, obs, cat)
+    _atomic.write_h5ad(out_dir / OUTPUTS["genes_h5ad"], gad)
+    written = [OUTPUTS[k] for k in ("genes", "drivers", "pathways", "frequencies", "samples", "patients",
+                                    "recurrence", "genes_h5ad")]
+    if groups is not None:
+        written += [OUTPUTS["groups"], OUTPUTS["groups_summary"]]
+    if figures:
+        mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if do_groups else None)
+        _atomic.write_json(out_dir / OUTPUTS["heatmap_json"], mat)
+        save_figure(plot_driver_heatmap(mat), out_dir / OUTPUTS["heatmap"])
+        written += [OUTPUTS["heatmap_json"], OUTPUTS["heatmap"] + ".png", OUTPUTS["heatmap"] + ".svg"]
+        if groups is not None:
+            save_figure(plot_group_comparison(groups, summary), out_dir / OUTPUTS["groups_figure"])
+            written += [OUTPUTS["groups_figure"] + ".png", OUTPUTS["groups_figure"] + ".svg"]
+
+    params = {
+        "catalogue": str(catalogue) if catalogue is not None and not isinstance(catalogue, Catalogue) else None,
+        "catalogue_mode": catalogue_mode, "catalogue_version": cat.version, "catalogue_genes": len(cat),
+        "catalogue_genes_not_in_genome": unmatched,
+        "group_by": group_by if isinstance(group_by, str) or group_by is None else "mapping",
+        "ambiguous": ambiguous, "amp_ratio": t.amp_ratio, "amp_extra": t.amp_extra, "min_bins": t.min_bins,
+        "breakpoint_margin": t.breakpoint_margin, "all_genes": all_genes, "genome": genome.build,
+    }
+    info = {
+        "parameters": params,
+        "n_events": int(len(events)),
+        "n_drivers": int(events[["gene", "alteration"]].drop_duplicates().shape[0]) if len(events) else 0,
+        "n_genes": int(gene_cn["gene"].nunique()),
+        "groups": summary.to_dict("records") if summary is not None else [],
+        "files": written,
+    }
+    adata.uns["drivers"] = json.loads(json.dumps(info, default=_atomic._json_default))
+    block = run_record("drivers", params)
+    block["step"] = "drivers"
+    block["outputs"] = written
+    _append_run_json(out_dir, block)
+    return adata
