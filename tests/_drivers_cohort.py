@@ -123,12 +123,34 @@ def true_gene_cn(genome, s: Sample, genes: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["gene", "true_min", "true_max"])
 
 
-def near_true_breakpoint(genome, s: Sample, chrom: str, start: int, end: int, margin: float) -> bool:
-    """Whether any event boundary (that changes copy number) lies within ``margin`` of a region."""
+def near_true_breakpoint(genome, s: Sample, genes: pd.DataFrame, n_bins: int = 2) -> np.ndarray:
+    """Per gene: whether it lies within ``n_bins`` usable bins of a true event boundary (a
+    segmenter places breakpoints to within a bin of the data, and next to a run of unusable
+    bins that bin may be megabases away)."""
+    near = np.zeros(len(genes), dtype=bool)
+    gch = genes.chrom.to_numpy().astype(str)
+    gs, ge = genes.start.to_numpy(), genes.end.to_numpy()
+    use = genome.bins[genome.bins.use]
     for c, a, e, v in s.events:
-        if c != chrom:
-            continue
+        b = use[use.chrom == c]
+        bs, be = b.start.to_numpy(), b.end.to_numpy()
+        on = gch == c
         for x in (a, e):
-            if start - margin <= x <= end + margin:
-                return True
-    return False
+            k = int(np.searchsorted(bs, x))
+            lo = min(bs[max(0, k - n_bins)], x) if len(bs) else x
+            hi = max(be[min(len(be) - 1, k + n_bins - 1)], x) if len(be) else x
+            near |= on & (gs < hi) & (ge > lo)
+    return near
+
+
+def observed(genome, genes: pd.DataFrame) -> np.ndarray:
+    """Genes overlapping at least one usable bin (others cannot be measured at all)."""
+    out = np.zeros(len(genes), dtype=bool)
+    use = genome.bins[genome.bins.use]
+    for c, idx in pd.Series(np.arange(len(genes))).groupby(genes.chrom.to_numpy().astype(str)).indices.items():
+        b = use[use.chrom == c]
+        bs, be = b.start.to_numpy(), b.end.to_numpy()
+        k = np.searchsorted(be, genes.start.to_numpy()[idx], side="right")
+        ok = k < len(bs)
+        out[idx[ok]] = bs[k[ok]] < genes.end.to_numpy()[idx[ok]]
+    return out

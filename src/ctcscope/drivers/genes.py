@@ -34,11 +34,15 @@ ploidy) and an absolute one (GISTIC-like high-level gains need several extra cop
 
 - ``few_bins`` — the segment giving the copy number has fewer than ``min_bins`` usable
   bins (at 500 kb, a 1-2 bin segment in one noisy cell is weak evidence);
-- ``near_breakpoint`` — the gene lies within half a bin of a copy-number change: segment
-  ends are only known to the bin, so the gene may sit on either side;
+- ``near_breakpoint`` — the gene lies in the edge bin of its segment next to a copy-number
+  change (within one bin width of the segment end): a segmenter places a breakpoint to
+  within a bin, and next to a run of unusable bins the breakpoint may lie anywhere in the
+  run, so the edge bin may belong to the neighbouring segment;
 - ``spans_breakpoint`` — the gene body covers segments of different copy number;
-- ``in_unusable_bins`` — no usable bin overlaps the gene; its copy number is taken from the
-  flanking segments when both agree (otherwise ``unknown``);
+- ``in_unusable_bins`` — no usable bin overlaps the gene (heterochromatin, assembly gaps,
+  blacklisted or low-mappability bins): its copy number is that of the segment bridging
+  the gap, or of the flanking segments when both agree (otherwise ``unknown``), but it was
+  not measured;
 - ``low_qc_sample`` — the sample failed QC (``obs.qc_pass`` False);
 - ``uncertain_ploidy`` — ``obs.ploidy_confidence`` < 0.5, so relative states may shift;
 - ``sex_unknown`` — an X/Y gene in a sample whose sex could not be inferred (female
@@ -77,7 +81,7 @@ class CallThresholds:
     amp_ratio: float = 2.0
     amp_extra: float = 3.0
     min_bins: int = 3
-    breakpoint_margin: float | None = None  # bp; default half the median bin width
+    breakpoint_margin: float | None = None  # bp; default one (median) bin width
     min_ploidy_confidence: float = 0.5
 
 
@@ -198,6 +202,24 @@ def infer_sex(adata, segments: pd.DataFrame | None = None) -> pd.Series:
 # the interval join
 
 
+def _usable_bins_per_gene(var: pd.DataFrame, g: pd.DataFrame, chrom_index: dict) -> np.ndarray:
+    """Number of usable bins (``var.use``) overlapping each gene; all genes count as seen
+    when the AnnData has no bin table."""
+    if not {"chrom", "start", "end"}.issubset(var.columns):
+        return np.ones(len(g), dtype=np.int64)
+    use = var["use"].to_numpy(bool) if "use" in var else np.ones(len(var), bool)
+    b = pd.DataFrame({"ci": canonical_chroms(var["chrom"].astype(str)).map(chrom_index).to_numpy(),
+                      "start": var["start"].to_numpy(np.int64), "end": var["end"].to_numpy(np.int64), "use": use})
+    b = b.dropna(subset=["ci"]).sort_values(["ci", "start"], kind="stable")
+    ci = b["ci"].to_numpy(np.int64)
+    B0 = _global(ci, b["start"].to_numpy())
+    B1 = _global(ci, b["end"].to_numpy())
+    cum = np.r_[0, np.cumsum(b["use"].to_numpy(np.int64))]
+    left = np.searchsorted(B1, _global(g.ci.to_numpy(), g.start.to_numpy()), side="right")
+    right = np.searchsorted(B0, _global(g.ci.to_numpy(), g.end.to_numpy()), side="left")
+    return np.where(right > left, cum[np.maximum(right, left)] - cum[left], 0)
+
+
 def _global(chrom_idx: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return chrom_idx.astype(np.int64) * _CHROM_SHIFT + pos.astype(np.int64)
 
@@ -236,6 +258,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     gs = _global(g.ci.to_numpy(), g.start.to_numpy())
     ge = _global(g.ci.to_numpy(), g.end.to_numpy())
 
+    usable_bins = _usable_bins_per_gene(adata.var, g, chrom_index)
+
     samples = pd.Index(obs.index.astype(str))
     sidx = pd.Series(np.arange(len(samples)), index=samples)
     seg = seg[seg.sample_id.isin(samples) & seg.chrom.isin(chrom_index)].copy()
@@ -260,7 +284,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     margin = t.breakpoint_margin
     if margin is None:
         w = (adata.var["end"].to_numpy() - adata.var["start"].to_numpy()) if {"start", "end"} <= set(adata.var) else []
-        margin = 0.5 * float(np.median(w)) if len(w) else 0.0
+        margin = float(np.median(w)) if len(w) else 0.0
 
     ploidy = obs["ploidy"].astype(float).to_numpy()
     sex = infer_sex(adata, seg).reindex(samples).to_numpy()
@@ -342,11 +366,14 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         cn_rep = np.where(use_min, cn_min, cn_major)
 
         spans = has & (cn_min != cn_max)
+        # a segment may bridge a run of unusable bins (heterochromatin, gaps): a gene there
+        # takes the segment's copy number but nothing measured it
+        unseen = gap | (usable_bins[G] == 0)
         reasons = {
             "few_bins": has & (nb < t.min_bins) | (gap & (nb < t.min_bins)),
             "near_breakpoint": near & ~spans,
             "spans_breakpoint": spans,
-            "in_unusable_bins": gap,
+            "in_unusable_bins": unseen,
             "low_qc_sample": ~qc[P].astype(bool),
             "uncertain_ploidy": pconf[P] < t.min_ploidy_confidence,
             "sex_unknown": (on_x | on_y) & (sx == ""),
