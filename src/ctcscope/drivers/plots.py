@@ -50,11 +50,11 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     cell_h = 0.16 if nr < 200 else max(0.03, 32 / nr)
     cell_w = 0.2 if nc <= 60 else max(0.01, 12 / nc)
     heat_w, heat_h = nc * cell_w, nr * cell_h
-    left_w, right_w, top_h = 2.6, 1.8, 1.0
-    W, H = left_w + heat_w + right_w + 0.4, top_h + heat_h + 1.6
+    left_w, right_w, top_h, bottom_h = 2.6, 2.0, 0.85, 1.1
+    W, H = left_w + heat_w + right_w + 0.4, bottom_h + heat_h + top_h
     fig = Figure(figsize=(W, H))
     # axes in figure fractions
-    x0, y0 = left_w / W, 1.1 / H
+    x0, y0 = left_w / W, bottom_h / H
     ax = fig.add_axes([x0, y0, heat_w / W, heat_h / H])
     ax.imshow(z, cmap=ListedColormap(STATE_COLOURS), vmin=-2.5, vmax=2.5, aspect="auto", interpolation="nearest",
               rasterized=nc * nr > 20000)
@@ -98,7 +98,7 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
         ax.axvline(b, color="k", lw=0.4)
     # role and group columns to the right of the heatmap, then gain/loss frequencies
     rx = (left_w + heat_w + 0.05) / W
-    rax = fig.add_axes([rx, y0, 0.5 / W, heat_h / H])
+    rax = fig.add_axes([rx, y0, 0.7 / W, heat_h / H])
     rax.set_xlim(0, 2)
     rax.set_ylim(nr - 0.5, -0.5)
     rax.axis("off")
@@ -107,7 +107,7 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
         rax.text(1.5, i, r.get("groups", ""), fontsize=5, ha="center", va="center")
     rax.text(0.5, -1.2, "Role", fontsize=6, ha="center", fontweight="bold")
     rax.text(1.5, -1.2, "Groups", fontsize=6, ha="center", fontweight="bold")
-    fax = fig.add_axes([rx + 0.55 / W, y0, 1.1 / W, heat_h / H])
+    fax = fig.add_axes([rx + 0.8 / W, y0, 1.1 / W, heat_h / H])
     fg = rows["freq_gain"].astype(float).fillna(0).to_numpy() * 100
     fl = rows["freq_loss"].astype(float).fillna(0).to_numpy() * 100
     yy = np.arange(nr)
@@ -124,7 +124,7 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     fax.set_title("loss | gain\nfrequency", fontsize=6)
     handles = [Patch(color=c, label=l) for c, l in zip(STATE_COLOURS, ["homdel", "loss", "none", "gain", "amp"])]
     fig.legend(handles=handles, loc="lower left", ncol=5, fontsize=6, frameon=False, bbox_to_anchor=(x0, 0.0))
-    fig.text(0.5, 1 - 0.15 / H, title, ha="center", va="top", fontsize=9, fontweight="bold")
+    fig.text(x0 + heat_w / W / 2, 1 - 0.08 / H, title, ha="center", va="top", fontsize=9, fontweight="bold")
     return fig
 
 
@@ -172,6 +172,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
         v = comp[p].to_numpy()
         ax2.barh(range(len(cats)), v, left=left, color=pcol[p], label=p, edgecolor="white", lw=0.3)
         left += v
+    ax2.set_xlim(0, max(1.0, float(left.max())) * 1.05)
     ax2.set_yticks(range(len(cats)))
     ax2.set_yticklabels([f"{c} only" if c != "shared" else "shared" for c in cats], fontsize=8)
     ax2.invert_yaxis()

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _atomic
 from ..errors import InputError
 from ..provenance import run_record
-from .catalogue import Catalogue, load_catalogue
+from .catalogue import MODES, Catalogue, load_catalogue
 from .events import AMBIGUOUS_RULES, driver_events
 from .genes import CallThresholds, gene_anndata, gene_copy_number
 from .plots import plot_driver_heatmap, plot_group_comparison, save_figure
@@ -48,6 +48,8 @@ def _genome_for(adata, genome):
 
 
 def _catalogue_for(catalogue, mode) -> Catalogue:
+    if str(mode).lower() not in MODES:
+        raise InputError(f"catalogue mode {mode!r} is not known; use one of {', '.join(MODES)}")
     if isinstance(catalogue, Catalogue):
         return catalogue
     return load_catalogue(catalogue, mode if catalogue is not None or mode == "replace" else "builtin")
