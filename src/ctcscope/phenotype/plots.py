@@ -79,6 +79,11 @@ def plot_gating(result: GatingResult, path: str | os.PathLike, *, sorted_events=
             sy = g.scale(ya)
             y = sy.forward(_col(result, ya))
         idx = np.flatnonzero(parent)
+        # fixed display range (whole scale), so gates sit where the cytometer shows them
+        ax.set_xlim(*_limits(sx, x))
+        if ya is not None:
+            ax.set_ylim(*_limits(sy, y))
+        ax.set_autoscale_on(False)
         if ya is None:
             ax.hist(x[idx], bins=80, color="#777777")
         elif len(idx) > _DENSE:
@@ -147,13 +152,26 @@ def plot_gating(result: GatingResult, path: str | os.PathLike, *, sorted_events=
         ax.set_ylabel(f"{ya} ({result.channel_map.get(ya, ya)})" if ya else "events")
         par = gate.parent or "all events"
         ax.set_title(f"{gate.label or gate.id}\nof {par}: {int(parent.sum())} events", fontsize=9)
-        if ya is not None and len(idx) <= _DENSE and k == n - 1 or (gate.type == "quadrant" and len(idx) <= _DENSE):
-            ax.legend(fontsize=7, loc="center left", framealpha=0.8, markerscale=1.5)
+        if ya is not None and len(idx) <= _DENSE and (gate.type == "quadrant" or k == n - 1):
+            ax.legend(fontsize=7, loc="center", framealpha=0.8, markerscale=1.5)
     for k in range(n, nrow * ncol):
         axes[k // ncol][k % ncol].axis("off")
     fig.suptitle(title or f"Gating of {result.file} ({g.name}); ringed: index-sorted events", fontsize=10)
     fig.tight_layout()
     return _save(fig, path, dpi)
+
+
+def _limits(scale, v: np.ndarray) -> tuple[float, float]:
+    v = v[np.isfinite(v)]
+    if scale.kind == "linear":
+        hi = float(v.max()) if len(v) else 1.0
+        lo = min(0.0, float(v.min())) if len(v) else 0.0
+        return lo, hi * 1.05 if hi > 0 else 1.0
+    lo = float(scale.forward(np.array([-300.0]))[0])
+    hi = float(scale.forward(np.array([scale.t]))[0])
+    if len(v):
+        lo, hi = min(lo, float(np.percentile(v, 0.5))), max(hi, float(v.max()))
+    return lo, hi + 0.02 * (hi - lo)
 
 
 def _col(result: GatingResult, alias: str) -> np.ndarray:
