@@ -191,7 +191,13 @@ def _apply_compensation_option(f: FcsFile, compensation) -> None:
     if compensation is None or (isinstance(compensation, str) and compensation.lower() in ("none", "off", "")):
         return
     if isinstance(compensation, str) and compensation.lower() in ("file", "auto"):
-        spill, key = spillover_from_keywords(f.metadata, f.pnn)
+        try:
+            spill, key = spillover_from_keywords(f.metadata, f.pnn)
+        except InputError as e:
+            # a broken acquisition matrix must not make the data unreadable: keep the
+            # events uncompensated and say so (a user matrix can be given instead)
+            f.notes.append(f"{e}; events left uncompensated")
+            return
         if spill is not None:
             f.set_compensation(spill, source=f"${key.upper().lstrip('$')}")
         return
@@ -304,6 +310,8 @@ def find_channel(channels: pd.DataFrame, name: str, where: str = "the file") -> 
         [p for p, s in zip(pnn, channels["pns"]) if s and norm(s) == key],
         [p for p, m in zip(pnn, channels["marker"]) if m and norm(m) == key],
         [p for p, s in zip(pnn, channels["pns"]) if s and key in {norm(t) for t in re.split(r"[;|/\s]+", s) if t}],
+        # a detector named without its -A/-H/-W suffix ('FSC' → FSC-A)
+        [p for p in pnn if norm(re.sub(r"-[AHW]$", "", p.strip(), flags=re.I)) == key],
     ]
     for hits in tiers:
         if len(hits) == 1:

@@ -521,7 +521,11 @@ def _apply_gatingml(fcs: FcsFile, gating: Gating) -> GatingResult:
     member = {}
     for gid, path in ids:
         col = gid if names.count(gid) == 1 else "/".join(list(path[1:]) + [gid])
-        member[col] = np.asarray(res.get_gate_membership(gid, gate_path=path), dtype=bool)
+        try:
+            member[col] = np.asarray(res.get_gate_membership(gid, gate_path=path), dtype=bool)
+        except KeyError:
+            # a QuadrantGate itself is no population in FlowKit's results: its quadrants are
+            continue
     membership = pd.DataFrame(member)
     rep = res.report
     stats = pd.DataFrame({
