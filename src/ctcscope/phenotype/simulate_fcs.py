@@ -233,3 +233,37 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
             sheet.at[w["ix"], "well"] = w["well"]
             sheet.at[w["ix"], "sim_phenotype"] = "outside" if w["kind"].startswith("outside") else w["kind"]
     return sheet
+
+
+#: Event mix of an enriched-blood acquisition (CTCs are rare even after CD45 depletion).
+ACQUISITION_MIX = {"CD45+": 0.90, "outside_hoechst": 0.0985, "ALK+/CK-": 0.0005, "ALK-/CK+": 0.0007,
+                   "ALK+/CK+": 0.0001, "outside_cd45": 0.0002}
+
+
+def simulate_acquisition(path: str | os.PathLike, n_events: int, *, seed: int = 0, mix: dict | None = None,
+                         spill: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Write a whole-tube acquisition (no index sort) of ``n_events``; return per-event truth.
+
+    ``mix`` gives the fraction of each population (default :data:`ACQUISITION_MIX`:
+    leukocytes, Hoechst-dim debris and rare CTCs).  Used for benchmarks and density plots.
+    """
+    mix = ACQUISITION_MIX if mix is None else mix
+    spill = SPILLOVER if spill is None else spill
+    rng = np.random.default_rng(seed)
+    names = list(mix)
+    p = np.array([mix[k] for k in names], dtype=float)
+    kinds = [names[i] for i in rng.choice(len(names), size=int(n_events), p=p / p.sum())]
+    data = _simulate_events(kinds, rng, spill)
+    import flowio
+
+    meta = {"cyt": "FACSAria III (simulated by ctcscope)", "creator": "ctcscope simulate_fcs",
+            "spillover": _spill_text(spill), "timestep": "0.01"}
+    for j in range(len(PANEL)):
+        meta[f"p{j + 1}r"] = "262144"
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            flowio.create_fcs(fh, data.ravel().tolist(), channel_names=[p for p, _ in PANEL],
+                              opt_channel_names=[s for _, s in PANEL], metadata_dict=meta)
+    return pd.DataFrame({"event": np.arange(len(kinds)), "kind": kinds,
+                         "phenotype": [k if not k.startswith("outside") else "outside" for k in kinds]})
