@@ -252,3 +252,17 @@ def test_documented_example_is_valid(tmp_path):
     res = apply_gating(read_fcs(tmp_path / "s.fcs"), g, controls={"isotype": read_fcs(tmp_path / "iso.fcs")})
     assert res.phenotype.tolist()[:2] == ["ALK+/CK-", "outside"]  # ALK-/CK+ is not mapped in the example
     assert (res.phenotype[2:] == "CD45+").all()
+
+
+def test_yaml_wrapping_gatingml_adds_phenotypes(tmp_path, data_path):
+    xml = data_path(f"{GML}/gml_quadrant1_gate.xml")
+    (tmp_path / "g.yaml").write_text(f"gatingml: {xml}\nchannels: {{CD4: [FL1-H]}}\n"
+                                     "phenotypes: {{double: FL2P-FL4P, none: FL2N-FL4N}}\n".replace("{{", "{").replace("}}", "}"))
+    g = load_gating(tmp_path / "g.yaml")
+    res = apply_gating(read_fcs(data_path("fcs-flowkit/gate_ref/data1.fcs")), g)
+    assert (res.phenotype == "double").sum() == _truth(data_path, "FL2P-FL4P").sum()
+    assert (res.phenotype == "none").sum() == _truth(data_path, "FL2N-FL4N").sum()
+    assert list(res.intensities.columns) == ["CD4"]
+    (tmp_path / "bad.yaml").write_text(f"gatingml: {xml}\nphenotypes: {{x: NoSuchGate}}\n")
+    with pytest.raises(InputError, match="NoSuchGate"):
+        load_gating(tmp_path / "bad.yaml")

@@ -130,6 +130,13 @@ def test_stage_links_sequenced_cells_and_flags_outside(sim, tmp_path):
     # gate values carry their rules
     gv = pd.read_csv(out / "gate_values.tsv", sep="\t")
     assert gv["rule"].str.contains("median \\+ 6×MAD").sum() == 4  # x/y split per file
+    # the AnnData obs gets the re-gated phenotype and the in-gate flag
+    from ctcscope.phenotype import annotate_obs
+
+    obs = annotate_obs(sheet.drop(columns=["sim_phenotype"]).set_index("sample_id"), table)
+    assert obs.loc["SIM-P41_CTC04", "phenotype"] == "outside" and obs.loc["SIM-P41_CTC04", "phenotype_sheet"] == "ALK+/CK-"
+    assert not obs.loc["SIM-P41_CTC04", "phenotype_in_gate"] and obs.loc["SIM-P41_germline", "phenotype_in_gate"]
+    assert obs["phenotype_in_gate"].sum() == len(obs) - len(OUTSIDE)
     # same inputs → same tables
     table2 = run_phenotype_stage(sheet.drop(columns=["sim_phenotype"]), tmp_path / "out2", figures=False)
     pd.testing.assert_frame_equal(table, table2)

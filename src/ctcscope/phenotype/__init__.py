@@ -9,13 +9,13 @@ from .fcs import FcsFile, Scale, asinh, find_channel, logicle, read_compensation
 from .gating import Gating, GatingResult, apply_gating, load_gating, parse_gating, study_gating
 from .classify import CTC_PHENOTYPES, classify_events, ctc_distribution, event_table, phenotype_counts
 from .indexsort import index_sort_locations, join_samples, normalise_well, read_plate_map, sorted_wells
-from .simulate_fcs import simulate_sort, simulate_sort_file
-from .stage import run_phenotype_stage
+from .simulate_fcs import simulate_acquisition, simulate_sort, simulate_sort_file
+from .stage import annotate_obs, run_phenotype_stage
 
 __all__ = [
     "FcsFile", "Scale", "asinh", "find_channel", "logicle", "read_compensation_matrix", "read_fcs",
     "spillover_from_keywords", "Gating", "GatingResult", "apply_gating", "load_gating", "parse_gating",
     "study_gating", "CTC_PHENOTYPES", "classify_events", "ctc_distribution", "event_table", "phenotype_counts",
     "index_sort_locations", "join_samples", "normalise_well", "read_plate_map", "sorted_wells",
-    "simulate_sort", "simulate_sort_file", "run_phenotype_stage",
+    "simulate_sort", "simulate_sort_file", "simulate_acquisition", "run_phenotype_stage", "annotate_obs",
 ]

@@ -88,6 +88,11 @@ def plot_gating(result: GatingResult, path: str | os.PathLike, *, sorted_events=
             ax.hist(x[idx], bins=80, color="#777777")
         elif len(idx) > _DENSE:
             ax.hexbin(x[idx], y[idx], gridsize=90, bins="log", cmap="Greys", mincnt=1)
+            # rare CTCs vanish in a density plot: draw them on top
+            for lab in CTC_PHENOTYPES:
+                m = idx[pheno[idx] == lab]
+                if len(m):
+                    ax.scatter(x[m], y[m], s=9, c=_color(lab), alpha=0.9, linewidths=0, label=f"{lab} ({len(m)})")
         else:
             for lab in pd.unique(pheno[idx]):
                 m = idx[pheno[idx] == lab]
@@ -152,11 +157,12 @@ def plot_gating(result: GatingResult, path: str | os.PathLike, *, sorted_events=
         ax.set_ylabel(f"{ya} ({result.channel_map.get(ya, ya)})" if ya else "events")
         par = gate.parent or "all events"
         ax.set_title(f"{gate.label or gate.id}\nof {par}: {int(parent.sum())} events", fontsize=9)
-        if ya is not None and len(idx) <= _DENSE and (gate.type == "quadrant" or k == n - 1):
+        if ya is not None and ax.get_legend_handles_labels()[0] and (gate.type == "quadrant" or k == n - 1):
             ax.legend(fontsize=7, loc="center", framealpha=0.8, markerscale=1.5)
     for k in range(n, nrow * ncol):
         axes[k // ncol][k % ncol].axis("off")
-    fig.suptitle(title or f"Gating of {result.file} ({g.name}); ringed: index-sorted events", fontsize=10)
+    ringed = "; ringed: index-sorted events" if sorted_mask.any() else ""
+    fig.suptitle(title or f"Gating of {result.file} ({g.name}){ringed}", fontsize=10)
     fig.tight_layout()
     return _save(fig, path, dpi)
 

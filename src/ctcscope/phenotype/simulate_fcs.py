@@ -167,7 +167,8 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
         sorted cells; a ``wbc`` row becomes the control well of ``n_leukocytes`` CD45+ cells.
         Other sample types (pools, germline, biopsy) are not sorted and keep empty fields.
         Existing ``plate``/``well`` values are kept; missing ones are assigned in plate
-        order (A01, A02, …), the wbc control after the CTCs.
+        order (A01, A02, …), the wbc control after the CTCs.  CTC rows whose phenotype is
+        not one of the three (e.g. empty or ``unknown``) are not sorted and keep empty fields.
     out_dir: folder for ``<patient>_sort.fcs``.
     seed: base seed; each patient's file uses ``seed`` + its index, so files are stable.
     outside: sample ids sorted as putative CTCs whose events fall outside the refined gates
@@ -205,21 +206,22 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
         free = (well_name(r, c) for r in range(8) for c in range(12))
         wells = []
         for k, ix in enumerate(ctc + wbc):
-            w = sheet.at[ix, "well"]
-            if not w:
-                w = next(x for x in free if x not in used)
-                used.add(w)
-            w = _norm_well(w)
             if stype[ix] == "wbc":
                 kind, n = "CD45+", n_leukocytes
             elif sheet.at[ix, "sample_id"] in outside:
                 kind, n = ("outside_cd45" if k % 2 == 0 else "outside_hoechst"), 1
             else:
-                kind, n = pheno[ix], 1
+                kind, n = pheno[ix].replace("−", "-").strip(), 1
                 if kind not in PHENOTYPES:
-                    raise InputError(f"sample {sheet.at[ix, 'sample_id']} has phenotype '{kind}'; a simulated CTC needs one of "
-                                     f"{', '.join(PHENOTYPES)}")
-            wells.append({"ix": ix, "well": w, "kind": kind, "n_events": n})
+                    # phenotype not recorded (the study had such CTCs): not part of the sort
+                    continue
+            w = sheet.at[ix, "well"]
+            if not w:
+                w = next(x for x in free if x not in used)
+                used.add(w)
+            wells.append({"ix": ix, "well": _norm_well(w), "kind": kind, "n_events": n})
+        if not wells:
+            continue
         wdf = pd.DataFrame(wells)
         if wdf["well"].duplicated().any():
             raise InputError(f"patient {patient} has two samples in well {wdf.loc[wdf['well'].duplicated(), 'well'].iloc[0]}")

@@ -300,3 +300,26 @@ def _link(sheet: pd.DataFrame, wells: pd.DataFrame, files: list[str]) -> pd.Data
     rest = [c for c in linked.columns if c not in cols_out and c not in ("fcs", "fcs_path", "events", "row", "col")
             and not c.endswith("_sort")]
     return linked[cols_out + rest]
+
+
+def annotate_obs(obs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """``obs`` (index ``sample_id``) with the phenotype step's results; returns a copy.
+
+    For samples linked to a sorted well, ``phenotype`` becomes the re-gated phenotype; the
+    sheet's value is kept in ``phenotype_sheet``.  ``phenotype_in_gate`` is False for
+    sequenced cells outside the current gates (the study discarded them) and True for
+    everything else; ``phenotype_flag`` carries the step's ``flag`` text.
+    """
+    out = obs.copy()
+    t = table.set_index("sample_id") if "sample_id" in table.columns else table
+    ids = out.index.intersection(t.index)
+    if "phenotype" not in out.columns:
+        out["phenotype"] = ""
+    out["phenotype_sheet"] = out["phenotype"].fillna("").astype(str)
+    out["phenotype"] = out["phenotype_sheet"]
+    out.loc[ids, "phenotype"] = t.loc[ids, "phenotype"].astype(str).to_numpy()
+    out["phenotype_in_gate"] = True
+    out.loc[ids, "phenotype_in_gate"] = t.loc[ids, "in_gate"].astype(bool).to_numpy()
+    out["phenotype_flag"] = ""
+    out.loc[ids, "phenotype_flag"] = t.loc[ids, "flag"].fillna("").astype(str).to_numpy()
+    return out
