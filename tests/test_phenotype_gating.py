@@ -266,3 +266,17 @@ def test_yaml_wrapping_gatingml_adds_phenotypes(tmp_path, data_path):
     (tmp_path / "bad.yaml").write_text(f"gatingml: {xml}\nphenotypes: {{x: NoSuchGate}}\n")
     with pytest.raises(InputError, match="NoSuchGate"):
         load_gating(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("spec", ["logicle", {"type": "asinh", "cofactor": 150}, "linear"])
+@pytest.mark.parametrize("n", [1, 2, 7, 200, 5001])
+def test_median_mad_on_scale_equals_direct(spec, n):
+    from ctcscope.phenotype.gating import median_mad_on_scale
+
+    rng = np.random.default_rng(n)
+    x = np.round(np.exp(rng.normal(5, 1.2, n)) - 60, 1)  # negatives, ties, a long tail
+    sc = Scale.from_spec(spec)
+    y = sc.forward(x)
+    m, mad = median_mad_on_scale(x, sc)
+    assert m == pytest.approx(np.median(y), rel=1e-12, abs=1e-12)
+    assert mad == pytest.approx(np.median(np.abs(y - np.median(y))), rel=1e-9, abs=1e-12)

@@ -488,16 +488,53 @@ def _resolve_value(spec, key, channel, cols, member, values, gating, fcs, cmap, 
     else:
         k = float(spec["mad"])
         sc = gating.scale(channel)
-        y = sc.forward(x)
-        med = float(np.median(y))
-        mad = 1.4826 * float(np.median(np.abs(y - med)))
-        v = float(sc.inverse(np.array([med + k * mad]))[0])
+        med, mad = median_mad_on_scale(x, sc)
+        v = float(sc.inverse(np.array([med + k * 1.4826 * mad]))[0])
         rule = f"median + {k:g}×MAD of {channel} ({sc.kind} scale) in {source}"
     if "times" in spec:
         v *= float(spec["times"])
         rule += f", × {spec['times']}"
     values[key] = {"value": v, "rule": rule, "channel": cmap.get(channel, channel), "n_control": int(len(x))}
     return v
+
+
+def median_mad_on_scale(x: np.ndarray, scale: Scale) -> tuple[float, float]:
+    """Median and MAD (unscaled) of ``scale.forward(x)``, without transforming every event.
+
+    The scale is monotone, so order statistics commute with it: the median is the
+    transformed middle value(s), and the k-th smallest distance ``|y - median|`` is found
+    by bisection on the distance ``d``, counting events in ``[inverse(m - d), inverse(m + d)]``
+    on the sorted data.  Equal to ``np.median(y)`` / ``np.median(|y - median|)`` (to
+    floating-point precision) at a fraction of the cost: logicle is a per-event root search.
+    """
+    xs = np.sort(np.asarray(x, dtype=np.float64))
+    n = len(xs)
+    if n == 0:
+        return float("nan"), float("nan")
+    m = float(scale.forward(xs[[(n - 1) // 2, n // 2]]).mean())
+    ends = scale.forward(xs[[0, -1]])
+    hi0 = float(max(abs(ends[0] - m), abs(ends[1] - m)))
+
+    def count(d: float) -> int:
+        lo_x, hi_x = scale.inverse(np.array([m - d, m + d]))
+        return int(np.searchsorted(xs, hi_x, "right") - np.searchsorted(xs, lo_x, "left"))
+
+    def kth(k: int) -> float:  # k-th smallest distance (1-based)
+        lo, hi = 0.0, hi0
+        if count(lo) >= k:
+            return 0.0
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            if count(mid) >= k:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-14 * max(1.0, hi0):
+                break
+        return hi
+
+    mad = kth((n + 1) // 2) if n % 2 else 0.5 * (kth(n // 2) + kth(n // 2 + 1))
+    return m, float(mad)
 
 
 def _apply_gatingml(fcs: FcsFile, gating: Gating) -> GatingResult:
