@@ -297,7 +297,8 @@ def find_channel(channels: pd.DataFrame, name: str, where: str = "the file") -> 
 
     Matching is case-insensitive and ignores spaces, ``-`` and ``_``: exact ``pnn`` first,
     then the whole ``$PnS`` text, then the marker (first ``;``-field of ``$PnS``), then any
-    ``;``/space-separated token of ``$PnS`` (e.g. the fluorochrome ``FITC``).  Area
+    ``;``/space-separated token of ``$PnS`` (e.g. the fluorochrome ``FITC``), then the
+    detector without its ``-A``/``-H``/``-W`` suffix (``FSC`` → ``FSC-A``).  Area
     parameters (``-A``) win over height/width when a name matches several.
     """
     def norm(s: str) -> str:
