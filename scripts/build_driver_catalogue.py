@@ -224,8 +224,14 @@ def build(shared: Path, data: Path = DATA, genome_data: Path = Path("src/ctcscop
                     "intogen_2020": "PMID:32778778"}
         ev = e["evidence"] + [src_pmid[s] for s in e["sources"] if s in src_pmid]
         alias = sorted({a for a in (to38.get(g), to19.get(g)) if a and a != g})
+        # "driver": named by a driver list, CIViC copy-number evidence, the curated file or
+        # pirlygenes' oncogene / tumour-suppressor sets; "pathway_member": only a member of a
+        # signalling pathway (Sanchez-Vega) or of a DNA-repair / immune / receptor gene set
+        is_driver = (bool({"bailey_2018", "intogen_2020", "curated"} & set(e["sources"])) or g in civic.index
+                     or "pirlygenes" in e["roles"])
+        e.setdefault("tier", "driver" if is_driver else "pathway_member")
         out.append({
-            "gene": g, "aliases": ";".join(alias), "role": role, "role_source": role_source,
+            "gene": g, "aliases": ";".join(alias), "role": role, "role_source": role_source, "tier": e["tier"],
             "pathway": paths[0], "pathways": ";".join(paths), "sources": ";".join(e["sources"]),
             "evidence": ";".join(dict.fromkeys(ev)), "study_gene": e["study_gene"],
             "resistance_gene": e["resistance_gene"], "note": " | ".join(e["notes"]),
@@ -247,6 +253,7 @@ def main() -> None:
         "version": VERSION,
         "n_genes": int(len(cat)),
         "roles": cat.role.value_counts().to_dict(),
+        "tiers": cat.tier.value_counts().to_dict(),
         "pathways": cat.pathway.value_counts().to_dict(),
         "sources": SOURCES,
         "built_by": "scripts/build_driver_catalogue.py",

@@ -17,6 +17,7 @@ def drivers(
     catalogue_mode: str = typer.Option("extend", "--catalogue-mode", help="extend: add to the built-in catalogue; replace: use yours alone."),
     group_by: str = typer.Option("treatment_group", "--group-by", help="obs column to compare groups by (default: drug at resistance); 'none' to skip."),
     ambiguous: str = typer.Option("high_level", "--ambiguous", help="Ambiguous-role genes count on: high_level (amp/homdel), any, none."),
+    members: str = typer.Option("high_level", "--pathway-members", help="Pathway-member genes (on no driver list) count on: high_level (amp/homdel in their role's direction) or any."),
     all_genes: bool = typer.Option(False, "--all-genes", help="Write every gene of the build to genes.tsv, not only catalogue genes."),
 ) -> None:
     """Gene-level copy number, driver events by pathway, frequencies and group comparison."""
@@ -42,7 +43,7 @@ def drivers(
         raise InputError(f"cohort.h5ad has no obs column {gb!r} to group by; choose one of "
                          f"{', '.join(map(str, adata.obs.columns[:12]))} or --group-by none")
     adata = run_drivers_stage(adata, None, folder, catalogue=catalogue, catalogue_mode=catalogue_mode,
-                              group_by=gb, ambiguous=ambiguous, all_genes=all_genes)
+                              group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes)
     d = adata.uns["drivers"]
     console.print(f"{d['n_events']} driver events ({d['n_drivers']} drivers) over {d['n_genes']} genes; "
                   f"tables and figures written to {folder}")

@@ -15,6 +15,13 @@ Each gene has a ``role``:
 - ``ambiguous`` — lists disagree or give no direction: by default only high-level changes
   (amplification, homozygous deletion) count (see :func:`ctcscope.drivers.driver_events`).
 
+and a ``tier``: ``driver`` for genes named by a driver list (Bailey, IntOGen), by CIViC
+copy-number evidence, by the curated file or by pirlygenes' oncogene/tumour-suppressor sets;
+``pathway_member`` for genes that are only members of a signalling pathway (Sanchez-Vega) or
+of a DNA-repair/immune/receptor gene set — by default these count only on a high-level
+change in their role's direction (the Cancer Genome Interpreter, which the study used,
+likewise reports known or predicted drivers rather than every pathway member).
+
 Users may extend or replace the catalogue with their own TSV/CSV file (columns ``gene``
 and ``role``; optional ``pathways`` (``;``-separated), ``pathway``, ``source``).
 """
@@ -33,7 +40,8 @@ from ..errors import InputError
 
 ROLES = ("activating", "loss_of_function", "ambiguous")
 MODES = ("builtin", "extend", "replace")
-COLUMNS = ["gene", "aliases", "role", "role_source", "pathway", "pathways", "sources", "evidence",
+TIERS = ("driver", "pathway_member")
+COLUMNS = ["gene", "aliases", "role", "role_source", "tier", "pathway", "pathways", "sources", "evidence",
            "study_gene", "resistance_gene", "note"]
 
 #: Spellings accepted in user files for each role.
@@ -197,6 +205,11 @@ def read_catalogue_file(path: str | Path) -> pd.DataFrame:
     t["evidence"] = t["evidence"] if "evidence" in t.columns else ""
     t["aliases"] = t["aliases"] if "aliases" in t.columns else ""
     t["role_source"] = label
+    t["tier"] = t["tier"].str.strip().str.lower().replace("", "driver") if "tier" in t.columns else "driver"
+    bad_tier = t.loc[~t["tier"].isin(TIERS), "gene"]
+    if len(bad_tier):
+        raise InputError(f"driver catalogue {path.name} gives gene {bad_tier.iloc[0]} an unknown tier; "
+                         f"use {' or '.join(TIERS)} (or leave the column out)")
     t["note"] = t["note"] if "note" in t.columns else ""
     for c in ("study_gene", "resistance_gene"):
         t[c] = t[c].str.lower().isin(["true", "yes", "1"]) if c in t.columns else False

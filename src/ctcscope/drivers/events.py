@@ -12,6 +12,10 @@ catalogue of known or predicted drivers with their mode of action.
   amplification or a homozygous deletion counts, since a high-level change of a gene with
   no agreed direction is the one a tumour board would still want to see; ``"any"`` — any
   gain or loss counts; ``"none"`` — never.
+
+Genes of tier ``pathway_member`` (in a pathway or gene set but on no driver list) follow the
+``members`` rule: ``"high_level"`` (default) — they count only when amplified (activating)
+or homozygously deleted (loss of function); ``"any"`` — as drivers.
 """
 from __future__ import annotations
 
@@ -23,12 +27,13 @@ from .catalogue import Catalogue
 from .genes import NORMAL_TYPES, TUMOUR_TYPES
 
 AMBIGUOUS_RULES = ("high_level", "any", "none")
+MEMBER_RULES = ("high_level", "any")
 
 DRIVERS_COLUMNS = ["sample_id", "patient", "sample_type", "phenotype", "treatment_group", "gene", "chrom", "start",
                    "end", "state", "copy_number", "ploidy", "relative_cn", "role", "pathways", "confidence", "source",
                    # beyond the contract's fixed columns (documented in docs/data-model.md)
-                   "alteration", "pathway", "catalogue_gene", "low_confidence_reason", "qc_pass", "normal_like",
-                   "evidence"]
+                   "alteration", "pathway", "tier", "catalogue_gene", "low_confidence_reason", "qc_pass",
+                   "normal_like", "evidence"]
 
 
 def sample_info(obs: pd.DataFrame | None, samples) -> pd.DataFrame:
@@ -54,7 +59,7 @@ def analysable(info: pd.DataFrame) -> pd.Series:
 
 
 def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFrame | None = None,
-                  ambiguous: str = "high_level", min_confidence: str = "low",
+                  ambiguous: str = "high_level", members: str = "high_level", min_confidence: str = "low",
                   include_normals: bool = False) -> pd.DataFrame:
     """One row per driver event (the ``drivers.tsv`` table).
 
@@ -64,6 +69,7 @@ def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFr
     catalogue : :class:`Catalogue` (see :func:`load_catalogue`).
     obs : the AnnData ``obs`` (patient, sample type, phenotype, treatment group, QC).
     ambiguous : rule for ``ambiguous`` genes, one of :data:`AMBIGUOUS_RULES`.
+    members : rule for ``pathway_member`` genes, one of :data:`MEMBER_RULES`.
     min_confidence : ``"low"`` keeps every event (low-confidence ones flagged); ``"high"``
         keeps only high-confidence events.
     include_normals : also report events in normal controls (leukocytes, germline), which
@@ -71,6 +77,8 @@ def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFr
     """
     if ambiguous not in AMBIGUOUS_RULES:
         raise InputError(f"ambiguous-gene rule {ambiguous!r} is not known; use one of {', '.join(AMBIGUOUS_RULES)}")
+    if members not in MEMBER_RULES:
+        raise InputError(f"pathway-member rule {members!r} is not known; use one of {', '.join(MEMBER_RULES)}")
     if min_confidence not in ("low", "high"):
         raise InputError(f"minimum confidence {min_confidence!r} is not known; use 'low' or 'high'")
     need = {"sample_id", "gene", "state_major", "state_min", "cn_major", "cn_min"}
@@ -87,6 +95,12 @@ def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFr
     smin = gc["state_min"].astype(str).to_numpy()
     up = np.isin(smaj, ["gain", "amp"])
     down = np.isin(smin, ["loss", "homdel"])
+    tier = (tab["tier"].reindex(gc["catalogue_gene"]).fillna("driver").to_numpy() if "tier" in tab
+            else np.full(len(gc), "driver"))
+    if members == "high_level":
+        member = tier == "pathway_member"
+        up = up & (~member | (smaj == "amp"))
+        down = down & (~member | (smin == "homdel"))
     act = (role == "activating") & up
     lof = (role == "loss_of_function") & down
     amb = role == "ambiguous"
@@ -117,6 +131,7 @@ def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFr
     cg = ev["catalogue_gene"]
     ev["role"] = tab["role"].reindex(cg).to_numpy()
     ev["pathway"] = tab["pathway"].reindex(cg).to_numpy()
+    ev["tier"] = tab["tier"].reindex(cg).fillna("driver").to_numpy() if "tier" in tab else "driver"
     ev["pathways"] = tab["pathways"].reindex(cg).to_numpy()
     ev["source"] = tab["sources"].reindex(cg).to_numpy()
     ev["evidence"] = tab["evidence"].reindex(cg).fillna("").to_numpy()

@@ -183,7 +183,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     return fig
 
 
-def save_figure(fig: Figure, base: str | Path, formats=("png", "svg"), dpi: int = 200) -> list[Path]:
+def save_figure(fig: Figure, base: str | Path, formats=("png", "svg"), dpi: int = 150) -> list[Path]:
     """Write ``base.png`` / ``base.svg`` atomically; returns the paths."""
     out = []
     base = Path(base)

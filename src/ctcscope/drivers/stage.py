@@ -80,7 +80,7 @@ def _append_run_json(out_dir: Path, block: dict) -> None:
 
 def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalogue | None = None,
                       catalogue_mode: str = "extend", group_by: str | Mapping | pd.Series | None = "treatment_group",
-                      ambiguous: str = "high_level", thresholds: CallThresholds | None = None,
+                      ambiguous: str = "high_level", members: str = "high_level", thresholds: CallThresholds | None = None,
                       all_genes: bool = False, figures: bool = True):
     """Gene-level copy number, driver events, summaries and figures for a cohort.
 
@@ -95,7 +95,8 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     group_by : obs column (default the drug at resistance), or a sample/patient → group
         mapping; ``None`` skips the group comparison.  The default column may be absent
         (the comparison is then skipped); any other missing column is an error.
-    ambiguous : rule for ambiguous genes (see :func:`ctcscope.drivers.driver_events`).
+    ambiguous, members : rules for ambiguous-role and pathway-member genes (see
+        :func:`ctcscope.drivers.driver_events`).
     all_genes : write every gene of the build to ``genes.tsv`` (default: catalogue genes).
 
     Returns the AnnData with ``uns['drivers']`` (parameters, catalogue version, counts).
@@ -115,7 +116,7 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     obs.index = obs.index.astype(str)
 
     gene_cn = gene_copy_number(adata, genes, thresholds=t)
-    events = driver_events(gene_cn, cat, obs=obs, ambiguous=ambiguous)
+    events = driver_events(gene_cn, cat, obs=obs, ambiguous=ambiguous, members=members)
     freqs = gene_frequencies(gene_cn[gene_cn["gene"].astype(str).isin(set(cat_genes["symbol"]))], obs, cat)
     pathways = pathway_summary(events, obs)
     per_sample = events_per_sample(events, obs)
@@ -128,17 +129,20 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     if do_groups:
         groups, summary = group_comparison(events, obs, group_by)
 
-    w = _atomic.write_tsv
-    w(out_dir / OUTPUTS["genes"], gene_cn, float_format="%.4g")
-    w(out_dir / OUTPUTS["drivers"], events, float_format="%.4g")
-    w(out_dir / OUTPUTS["pathways"], pathways, float_format="%.4g")
-    w(out_dir / OUTPUTS["frequencies"], freqs, float_format="%.4g")
-    w(out_dir / OUTPUTS["samples"], per_sample)
-    w(out_dir / OUTPUTS["patients"], per_patient)
-    w(out_dir / OUTPUTS["recurrence"], rec, float_format="%.4g")
+    def w(key, df):
+        # round instead of float_format: pandas formats each value in Python with the latter
+        _atomic.write_tsv(out_dir / OUTPUTS[key], df.round(4))
+
+    w("genes", gene_cn)
+    w("drivers", events)
+    w("pathways", pathways)
+    w("frequencies", freqs)
+    w("samples", per_sample)
+    w("patients", per_patient)
+    w("recurrence", rec)
     if groups is not None:
-        w(out_dir / OUTPUTS["groups"], groups)
-        w(out_dir / OUTPUTS["groups_summary"], summary, float_format="%.4g")
+        w("groups", groups)
+        w("groups_summary", summary)
     gad = gene_anndata(gene_cn, obs, cat)
     _atomic.write_h5ad(out_dir / OUTPUTS["genes_h5ad"], gad)
     written = [OUTPUTS[k] for k in ("genes", "drivers", "pathways", "frequencies", "samples", "patients",
@@ -159,7 +163,7 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         "catalogue_mode": catalogue_mode, "catalogue_version": cat.version, "catalogue_genes": len(cat),
         "catalogue_genes_not_in_genome": unmatched,
         "group_by": group_by if isinstance(group_by, str) or group_by is None else "mapping",
-        "ambiguous": ambiguous, "amp_ratio": t.amp_ratio, "amp_extra": t.amp_extra, "min_bins": t.min_bins,
+        "ambiguous": ambiguous, "members": members, "amp_ratio": t.amp_ratio, "amp_extra": t.amp_extra, "min_bins": t.min_bins,
         "breakpoint_margin": t.breakpoint_margin, "all_genes": all_genes, "genome": genome.build,
     }
     info = {
