@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import anndata as ad
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -113,3 +114,13 @@ def test_cli_refuses_a_folder_without_cohort(tmp_path):
 
 def test_outputs_table_is_complete():
     assert {"genes", "drivers", "pathways"} <= set(OUTPUTS)
+
+
+def test_table_writer_quotes_awkward_ids(tmp_path):
+    from ctcscope.drivers.stage import _write_table
+
+    df = pd.DataFrame({"sample_id": ["a\tb", 'c"d', "plain"], "copy_number": [2.0, float("nan"), 1 / 3]})
+    _write_table(tmp_path / "t.tsv", df)
+    back = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert back.sample_id.tolist() == ["a\tb", 'c"d', "plain"]
+    assert np.isnan(back.copy_number[1]) and back.copy_number[2] == 0.3333

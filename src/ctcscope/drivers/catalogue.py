@@ -92,8 +92,10 @@ class Catalogue:
     def resolve(self, symbols) -> pd.Series:
         """Catalogue gene for each symbol (aliases such as SEPTIN9 → SEPT9); NaN if absent."""
         names = self._names()
-        s = pd.Series(list(symbols), dtype=object)
-        return s.map(lambda x: names.get(str(x).upper(), np.nan))
+        # look each distinct symbol up once (gene tables repeat every gene for every cell)
+        codes, uniq = pd.factorize(pd.Series(symbols, dtype=object).astype(str), use_na_sentinel=False)
+        hit = np.array([names.get(u.upper(), np.nan) for u in uniq], dtype=object)
+        return pd.Series(hit[codes] if len(uniq) else np.array([], dtype=object), dtype=object)
 
     def lookup(self, symbol: str) -> pd.Series:
         """The catalogue row of one gene (by symbol or alias)."""

@@ -225,7 +225,7 @@ def _global(chrom_idx: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 
 def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds | None = None,
-                     max_pairs: int = 4_000_000) -> pd.DataFrame:
+                     max_pairs: int = 1_000_000) -> pd.DataFrame:
     """Copy number and state of every gene in every sample (the ``genes.tsv`` table).
 
     Parameters
@@ -378,31 +378,54 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             "uncertain_ploidy": pconf[P] < t.min_ploidy_confidence,
             "sex_unknown": (on_x | on_y) & (sx == ""),
         }
-        reason = np.full(npair, "", dtype=object)
-        for name, mask in reasons.items():
-            reason[mask] = np.where(reason[mask] == "", name, reason[mask] + ";" + name)
-        out.append(pd.DataFrame({
-            "sample_id": samples.to_numpy()[P],
-            "patient": patient[P],
-            "gene": g.symbol.to_numpy()[G],
-            "chrom": chrom_g,
-            "start": g.start.to_numpy()[G],
-            "end": g.end.to_numpy()[G],
-            "copy_number": cn_rep,
-            "relative_cn": cn_rep / ploidy[P],
-            "state": state_names(state),
-            "n_bins": nb,
-            "confidence": np.where(reason == "", "high", "low"),
-            "low_confidence_reason": reason,
-            "cn_major": cn_major, "cn_min": cn_min, "cn_max": cn_max,
-            "state_major": state_names(st_major), "state_min": state_names(st_min),
-            "ploidy": ploidy[P], "expected_cn": E,
-        }))
+        bits = np.zeros(npair, dtype=np.int16)
+        for k, mask in enumerate(reasons.values()):
+            bits |= (mask.astype(np.int16) << k)
+        f4 = np.float32    # compact per-pair storage: copy numbers need no more precision
+        out.append({
+            "P": P.astype(np.int32), "G": G.astype(np.int32), "copy_number": cn_rep.astype(f4),
+            "relative_cn": (cn_rep / ploidy[P]).astype(f4), "state": state, "n_bins": nb.astype(np.int32),
+            "bits": bits, "cn_major": cn_major.astype(f4), "cn_min": cn_min.astype(f4), "cn_max": cn_max.astype(f4),
+            "state_major": st_major, "state_min": st_min, "ploidy": ploidy[P].astype(f4), "expected_cn": E.astype(f4),
+        })
     if not out:
         return pd.DataFrame(columns=GENES_COLUMNS)
-    res = pd.concat(out, ignore_index=True)
-    for c in ("sample_id", "patient", "gene", "chrom", "state", "confidence", "state_major", "state_min"):
-        res[c] = res[c].astype("category")
+    col = {}
+    for k in list(out[0]):   # concatenate column by column, freeing the chunks as we go
+        col[k] = np.concatenate([o.pop(k) for o in out])
+    # categorical columns straight from integer codes: no per-row Python strings
+    P, G = col.pop("P"), col.pop("G")
+    pat_cats, pat_codes = np.unique(np.asarray(patient, dtype=str), return_inverse=True)
+    chrom_cats = pd.Index(pd.unique(g.chrom))
+    state_cats = list(STATE_CODES)                      # homdel ... amp, unknown
+    code_pos = {c: i for i, c in enumerate(STATE_CODES.values())}
+    lut = np.zeros(256, dtype=np.int8)
+    for c, i in code_pos.items():
+        lut[c & 0xFF] = i
+
+    def state_cat(codes):
+        return pd.Categorical.from_codes(lut[codes.astype(np.int16) & 0xFF], state_cats)
+
+    names = list(reasons)
+    uniq, inv = np.unique(col.pop("bits"), return_inverse=True)
+    reason_cats = [";".join(n for k, n in enumerate(names) if u >> k & 1) for u in uniq]
+    res = pd.DataFrame({
+        "sample_id": pd.Categorical.from_codes(P, samples),
+        "patient": pd.Categorical.from_codes(pat_codes[P], pat_cats),
+        "gene": pd.Categorical.from_codes(G, pd.Index(g.symbol)) if g.symbol.is_unique else g.symbol.to_numpy()[G],
+        "chrom": pd.Categorical.from_codes(chrom_cats.get_indexer(g.chrom.to_numpy())[G], chrom_cats),
+        "start": g.start.to_numpy(np.int64)[G],
+        "end": g.end.to_numpy(np.int64)[G],
+        "copy_number": col["copy_number"],
+        "relative_cn": col["relative_cn"],
+        "state": state_cat(col["state"]),
+        "n_bins": col["n_bins"],
+        "confidence": pd.Categorical.from_codes((uniq != 0).astype(np.int8)[inv], ["high", "low"]),
+        "low_confidence_reason": pd.Categorical.from_codes(inv, reason_cats),
+        "cn_major": col["cn_major"], "cn_min": col["cn_min"], "cn_max": col["cn_max"],
+        "state_major": state_cat(col["state_major"]), "state_min": state_cat(col["state_min"]),
+        "ploidy": col["ploidy"], "expected_cn": col["expected_cn"],
+    })
     return res[GENES_COLUMNS]
 
 

@@ -56,8 +56,7 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     # axes in figure fractions
     x0, y0 = left_w / W, bottom_h / H
     ax = fig.add_axes([x0, y0, heat_w / W, heat_h / H])
-    ax.imshow(z, cmap=ListedColormap(STATE_COLOURS), vmin=-2.5, vmax=2.5, aspect="auto", interpolation="nearest",
-              rasterized=nc * nr > 20000)
+    ax.imshow(z, cmap=ListedColormap(STATE_COLOURS), vmin=-2.5, vmax=2.5, aspect="auto", interpolation="none")
     if low.any() and nr * nc <= 20000:
         yy, xx = np.nonzero(low & (z != 0))
         ax.scatter(xx, yy, s=3, c="k", marker=".", linewidths=0)
@@ -85,7 +84,7 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
         cmap = _colours(vals)
         tax = fig.add_axes([x0, (y0 * H + heat_h + 0.08 + k * 0.2) / H, heat_w / W, 0.16 / H])
         tax.imshow(np.arange(nc)[None, :], aspect="auto",
-                   cmap=ListedColormap([cmap[v] if v else "#ffffff" for v in vals]), interpolation="nearest")
+                   cmap=ListedColormap([cmap[v] if v else "#ffffff" for v in vals]), interpolation="none")
         tax.set_xticks([])
         tax.set_yticks([0])
         tax.set_yticklabels([lab], fontsize=6)
@@ -124,6 +123,9 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     fax.set_title("loss | gain\nfrequency", fontsize=6)
     handles = [Patch(color=c, label=l) for c, l in zip(STATE_COLOURS, ["homdel", "loss", "none", "gain", "amp"])]
     fig.legend(handles=handles, loc="lower left", ncol=5, fontsize=6, frameon=False, bbox_to_anchor=(x0, 0.0))
+    n_total = matrix.get("n_drivers_total", nr)
+    if n_total > nr:
+        title += f" ({nr} most recurrent of {n_total} drivers)"
     fig.text(x0 + heat_w / W / 2, 1 - 0.08 / H, title, ha="center", va="top", fontsize=9, fontweight="bold")
     return fig
 

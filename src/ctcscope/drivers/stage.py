@@ -78,6 +78,31 @@ def _append_run_json(out_dir: Path, block: dict) -> None:
     _atomic.write_json(p, run)
 
 
+def _write_table(path: Path, df: pd.DataFrame) -> None:
+    """Write a TSV atomically (``NA`` for missing values, floats to 4 decimals).
+
+    Uses pyarrow's C++ CSV writer (a FlowKit dependency, so normally present): pandas
+    formats every value in Python, which takes minutes for the gene table of thousands of
+    cells.  Falls back to pandas when pyarrow is missing or a string needs quoting."""
+    df = df.round(4)
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        t = pa.Table.from_pandas(df, preserve_index=False)
+        t = t.cast(pa.schema([pa.field(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
+                              for f in t.schema]))
+        opts = pacsv.WriteOptions(delimiter="\t", null_string="NA", quoting_style="none", quoting_header="none")
+        with _atomic.atomic_path(path) as tmp:
+            pacsv.write_csv(t, str(tmp), opts)
+        return
+    except ImportError:
+        pass
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        pass   # e.g. a sample id holding a tab or quote: let pandas quote it
+    _atomic.write_tsv(path, df)
+
+
 def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalogue | None = None,
                       catalogue_mode: str = "extend", group_by: str | Mapping | pd.Series | None = "treatment_group",
                       ambiguous: str = "high_level", members: str = "high_level", thresholds: CallThresholds | None = None,
@@ -130,8 +155,7 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         groups, summary = group_comparison(events, obs, group_by)
 
     def w(key, df):
-        # round instead of float_format: pandas formats each value in Python with the latter
-        _atomic.write_tsv(out_dir / OUTPUTS[key], df.round(4))
+        _write_table(out_dir / OUTPUTS[key], df)
 
     w("genes", gene_cn)
     w("drivers", events)

@@ -233,13 +233,14 @@ _STATE_VALUE = {"homdel": -2, "loss": -1, "gain": 1, "amp": 2}
 
 
 def driver_matrix(events: pd.DataFrame, obs: pd.DataFrame, *, gene_freq: pd.DataFrame | None = None,
-                  group_by: str | Mapping | pd.Series | None = "treatment_group") -> dict:
+                  group_by: str | Mapping | pd.Series | None = "treatment_group", max_rows: int = 150) -> dict:
     """The data behind the Fig. 4-style heatmap, plain enough to embed as JSON.
 
     Rows are drivers (gene, alteration) grouped by primary pathway (pathways from the most
     to the least altered, genes by number of carriers); columns are analysable samples
     grouped by group and patient.  ``z`` holds -2 homdel, -1 loss, 0 none, 1 gain, 2 amp;
-    ``low`` marks low-confidence events.
+    ``low`` marks low-confidence events.  At most ``max_rows`` drivers are kept (the most
+    recurrent; ``n_drivers_total`` says how many there were — all are in ``drivers.tsv``).
     """
     info = sample_info(obs, obs.index.astype(str))
     ok = analysable(info)
@@ -256,14 +257,19 @@ def driver_matrix(events: pd.DataFrame, obs: pd.DataFrame, *, gene_freq: pd.Data
     e = events[events["sample_id"].astype(str).isin(cols.index)].copy()
     pw = pathway_summary(events, obs)
     pw_rank = dict(zip(pw["pathway"], pw["rank"]))
+    n_total = 0
     if e.empty:
         rows = pd.DataFrame(columns=["gene", "alteration", "pathway", "role", "n_carriers"])
     else:
         rows = (e.groupby(["gene", "alteration"], observed=True)
                 .agg(pathway=("pathway", "first"), role=("role", "first"), n_carriers=("sample_id", "nunique"))
                 .reset_index())
+        n_total = len(rows)
+        if max_rows and len(rows) > max_rows:
+            rows = rows.sort_values(["n_carriers", "gene"], ascending=[False, True], kind="stable").head(max_rows)
         rows["_p"] = rows["pathway"].map(pw_rank)
         rows = rows.sort_values(["_p", "n_carriers", "gene"], ascending=[True, False, True], kind="stable").drop(columns="_p")
+        rows = rows.reset_index(drop=True)
     both = rows["gene"].duplicated(keep=False) if len(rows) else pd.Series(dtype=bool)
     rows["label"] = np.where(both, rows["gene"] + " (" + rows["alteration"] + ")", rows["gene"]) if len(rows) else []
     if group_by is not None and len(rows):
@@ -298,4 +304,5 @@ def driver_matrix(events: pd.DataFrame, obs: pd.DataFrame, *, gene_freq: pd.Data
         "z": z.tolist(),
         "low_confidence": low.tolist(),
         "legend": {"-2": "homdel", "-1": "loss", "0": "none", "1": "gain", "2": "amp"},
+        "n_drivers_total": int(n_total),
     }
