@@ -116,10 +116,12 @@ def apply_events(cn: np.ndarray, events: list[Event], genome: Genome, masks: dic
 
 
 def clone_profile(clone: Clone, patient: Patient, genome: Genome, masks: dict | None = None) -> np.ndarray:
-    """Copies per bin of a tumour clone: trunk → pre-WGD events → doubling → events."""
+    """Copies per bin of a tumour clone: trunk → ancestors' events → pre-WGD events →
+    doubling → events."""
     base = clone.ploidy // 2 if clone.wgd else clone.ploidy
     cn = germline_profile(genome, patient.sex, base)
-    cn = apply_events(cn, list(patient.trunk) + list(clone.pre_wgd), genome, masks)
+    inherited = patient.history(clone.name)
+    cn = apply_events(cn, list(patient.trunk) + inherited + list(clone.pre_wgd), genome, masks)
     if clone.wgd:
         cn = cn * 2
     return apply_events(cn, clone.events, genome, masks)
