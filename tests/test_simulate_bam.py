@@ -110,8 +110,9 @@ def test_reads_stack_at_shared_fragment_ends(small_sim, tmp_path):
     ends = set(run.site_start[chr1]) | set(run.site_start[chr1] + run.site_len[chr1] - np.minimum(run.site_len[chr1], 150))
     assert all(p in ends for _, p in starts[0])
     shared = len(starts[0] & starts[1]) / min(len(starts[0]), len(starts[1]))
-    # two random sets of positions of this size would share almost nothing
-    assert shared > 0.05
+    # positions drawn anywhere on chr1 would share a fraction ~ max(n1, n2) / 249 Mb
+    uniform = max(len(starts[0]), len(starts[1])) / 249_250_621
+    assert shared > 100 * uniform and shared > 0.01
     with pysam.AlignmentFile(tab.bam[0]) as b:
         pos = np.array([r.reference_start for r in b.fetch("chr1")])
     _, mult = np.unique(pos, return_counts=True)

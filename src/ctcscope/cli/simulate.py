@@ -21,6 +21,25 @@ def parse_bin_size(text: str) -> int:
     return int(round(float(m.group(1)) * {"bp": 1, "b": 1, "kb": 1e3, "k": 1e3, "mb": 1e6, "m": 1e6}[unit]))
 
 
+def parse_reads(text: str) -> tuple[float, float]:
+    """``500000`` or ``300000-2000000`` (``k``/``M`` suffixes allowed) → (low, high)."""
+    from ..errors import InputError
+
+    def one(x: str) -> float:
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", x)
+        if not m:
+            raise InputError(f"reads '{text}' is not understood; write e.g. 500000, 500k or 300k-2M")
+        return float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()]
+
+    parts = str(text).split("-")
+    if len(parts) > 2:
+        raise InputError(f"reads '{text}' is not understood; write e.g. 500000, 500k or 300k-2M")
+    lo, hi = one(parts[0]), one(parts[-1])
+    if lo < 1 or hi < lo:
+        raise InputError(f"reads '{text}' must be a positive number or a low-high range")
+    return (lo, hi)
+
+
 @app.command("simulate")
 @friendly
 def simulate(
@@ -37,6 +56,8 @@ def simulate(
     chr_prefix: bool = typer.Option(True, "--chr-prefix/--no-chr-prefix", help="Contig names chr1.. (default) or 1.."),
     pools: int = typer.Option(1, "--pools", min=0, help="CTC pools per patient in a random design."),
     sparse: int = typer.Option(0, "--sparse", min=0, help="Sparse cells (50k reads) in a random design."),
+    reads: Optional[str] = typer.Option(None, "--reads", help="Reads per sample: a number (500000) or a range "
+                                        "(300000-2000000, drawn log-uniformly); default: the design's."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for writing BAMs."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope output folder."),
 ) -> None:
@@ -57,6 +78,8 @@ def simulate(
         d = load_design(design)
     else:
         d = random_design(cells, seed=seed, genome=g, pools_per_patient=pools, sparse=sparse)
+    if reads is not None:
+        d.bias.reads = parse_reads(reads)
     sim = simulate_cohort(d, g, seed=seed)
     files = write_simulation(sim, out, bam=bam, overwrite=overwrite, read_length=read_length, paired=paired,
                              chr_prefix=chr_prefix, workers=workers, quiet=False)

@@ -196,10 +196,14 @@ def genes_table(cn: np.ndarray, samples: pd.DataFrame, genome: Genome, design: D
     """True gene-level copy number of the reported and targeted genes in every sample."""
     targets: dict[str, set[str]] = {}      # sample -> genes named by an event
     labels: dict[tuple[str, str], list[str]] = {}
+    resolved: dict[str, object] = {}
     for patient, sample in design.samples:
         for ev, level in _events_of(patient, sample):
-            g = find_gene(genome, ev.region.removeprefix("gene:"))
-            if g is None or ev.region.removeprefix("gene:") not in (g.symbol, GENE_ALIASES.get(g.symbol)):
+            name = ev.region.removeprefix("gene:")
+            if name not in resolved:
+                resolved[name] = find_gene(genome, name)
+            g = resolved[name]
+            if g is None or name not in (g.symbol, GENE_ALIASES.get(g.symbol)):
                 continue
             targets.setdefault(sample.id, set()).add(g.symbol)
             labels.setdefault((sample.id, g.symbol), []).append(f"{ev.label} ({level})")

@@ -208,8 +208,8 @@ class Bias:
     bulk_mapd: tuple[float, float] = (0.10, 0.15)     # pools of many cells, germline, biopsy
     gc_sd: tuple[float, float, float] = (0.20, 0.10, 0.04)  # per-cell SD of linear/quadratic/cubic GC terms
     gc_run: tuple[float, float, float] = (-0.15, -0.06, 0.0)  # run-level GC curve (Ampli1 favours AT-rich MseI fragments)
-    sites_per_mb: float = 800.0                        # amplified Ampli1 fragments per Mb (fixed per run)
-    site_sigma: float = 1.0                            # log-normal SD of per-fragment amplification (heavy tail)
+    sites_per_mb: float = 1200.0                       # amplified Ampli1 fragments per Mb (fixed per run)
+    site_sigma: float = 0.9                            # log-normal SD of per-fragment amplification (heavy tail)
     wave_sd: tuple[float, float] = (0.02, 0.08)        # SD of long-range log-waviness per cell
     wave_mb: float = 15.0                              # correlation length of the waviness (Mb)
     blacklist_boost: float = 1.0                       # extra read pile-up in unusable blacklisted bins
