@@ -65,6 +65,11 @@ def test_cli_counts_and_bams(tmp_path):
     again = pd.read_csv(tmp_path / "again" / "counts.tsv.gz", sep="\t", dtype={"chrom": str})
     pd.testing.assert_frame_equal(again, counts)
     assert not (tmp_path / "again" / "bams").exists()  # counts only by default
+    # overwriting a BAM simulation with a counts-only one leaves no stale BAMs behind
+    r3 = _run("--out", out, "--cells", 3, "--seed", 4, "--overwrite")
+    assert r3.exit_code == 0, r3.output
+    assert not list((out / "bams").glob("*.bam")) and not (out / "truth" / "bam_records.tsv").exists()
+    assert "bam" not in pd.read_csv(out / "samples.csv")
 
 
 def test_make_demo_files(tmp_path):

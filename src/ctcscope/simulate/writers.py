@@ -102,6 +102,16 @@ def _yaml(obj) -> str:
     return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=120)
 
 
+def _remove_stale(out: Path) -> None:
+    """On overwrite, drop BAMs and BAM tallies of an earlier simulation in this (ctcscope)
+    folder, so nothing left behind contradicts the new sheets."""
+    for p in list((out / "bams").glob("*.bam")) + list((out / "bams").glob("*.bam.bai")):
+        p.unlink()
+    stale = out / "truth" / "bam_records.tsv"
+    if stale.exists():
+        stale.unlink()
+
+
 def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike, *, bam: bool = False, overwrite: bool = False,
                      read_length: int = 150, paired: bool = False, chr_prefix: bool = True, workers: int | None = 1,
                      quiet: bool = True) -> SimulationFiles:
@@ -115,6 +125,7 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike, *, bam: b
     from .bam import _safe, write_bams
 
     out = prepare_output_dir(out_dir, overwrite=overwrite)
+    _remove_stale(out)
     bams: dict[str, Path] = {}
     records = None
     if bam:
