@@ -119,15 +119,29 @@ def test_reads_stack_at_shared_fragment_ends(small_sim, tmp_path):
     assert mult.max() >= 3  # stacks within a cell (heavy-tailed fragment efficiency)
 
 
-def test_same_seed_same_bam_reads(small_sim, tmp_path):
-    a = write_bams(small_sim, tmp_path / "a", samples=["SIM-P1_WBC"])
-    b = write_bams(small_sim, tmp_path / "b", samples=["SIM-P1_WBC"])
+def test_same_seed_same_bam_reads_in_any_process(small_sim, tmp_path):
+    ids = ["SIM-P1_WBC", "SIM-P1_CTC01"]
+    a = write_bams(small_sim, tmp_path / "a", samples=ids)
+    b = write_bams(small_sim, tmp_path / "b", samples=ids, workers=2)  # fragments rebuilt in the workers
 
     def dump(p):
         with pysam.AlignmentFile(p) as f:
             return [r.to_string() for r in f.fetch(until_eof=True)]
 
-    assert dump(a.bam[0]) == dump(b.bam[0])
+    for x, y in zip(a.bam, b.bam):
+        assert dump(x) == dump(y)
+
+
+def test_hg38_header(tmp_path):
+    from ctcscope.genome import guess_build
+
+    g = load_genome("hg38", 1_000_000)
+    sim = simulate_cohort(Design(patients=[Patient("P", samples=[Sample("SIM-X", clone="normal", reads=20_000)])]), g, seed=1)
+    tab = write_bams(sim, tmp_path)
+    with pysam.AlignmentFile(tab.bam[0]) as b:
+        lengths = dict(zip(b.references, b.lengths))
+    assert lengths["chr1"] == 248_956_422 and guess_build(lengths) == "hg38"
+    np.testing.assert_array_equal(reference_counts(tab.bam[0], g)[0], sim.counts[0])
 
 
 def test_bam_bad_inputs(small_sim, tmp_path):

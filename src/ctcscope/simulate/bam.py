@@ -285,13 +285,30 @@ def write_bams(sim, out_dir: str | os.PathLike, genome: Genome | None = None, *,
         raise InputError(f"unknown extra record kind(s) {', '.join(sorted(bad))}; allowed: {', '.join(DEFAULT_EXTRAS)}")
     jobs = [_Job(s, np.asarray(sim.counts[sim.adata.obs_names.get_loc(s)], dtype=np.int64),
                  str(out_dir / f"{_safe(s)}.bam"), sim.seed) for s in ids]
+    # In other processes the run-level fragments (tens of MB) are rebuilt from their seed
+    # rather than shipped with every job.
+    local = workers is not None and int(workers) <= 1 or len(jobs) <= 1
+    run_spec = None if local else (sim.design.bias, int(sim.adata.uns["simulation"]["run_seed"]))
     rows = map_samples(_write_job, jobs, workers=workers, description="writing BAMs", quiet=quiet,
-                       run=sim.run, genome=genome, read_length=read_length, paired=paired, chr_prefix=chr_prefix,
-                       extras=ex)
+                       run=sim.run if local else None, run_spec=run_spec, genome=genome, read_length=read_length,
+                       paired=paired, chr_prefix=chr_prefix, extras=ex)
     return pd.DataFrame(rows)
 
 
-def _write_job(job: _Job, *, run, genome, read_length, paired, chr_prefix, extras) -> dict:
+_RUN_CACHE: dict = {}
+
+
+def _write_job(job: _Job, *, run, run_spec, genome, read_length, paired, chr_prefix, extras) -> dict:
+    if run is None:
+        from .bias import run_bias
+        from .counts import _run_rng
+
+        bias, run_seed = run_spec
+        key = (genome.build, genome.bin_size, genome.n_bins, repr(bias), run_seed)
+        if key not in _RUN_CACHE:
+            _RUN_CACHE.clear()
+            _RUN_CACHE[key] = run_bias(genome, bias, _run_rng(run_seed))
+        run = _RUN_CACHE[key]
     return _write(run, genome, job, read_length, paired, chr_prefix, extras)
 
 
