@@ -22,10 +22,18 @@ def resist(
     oncokb_token: Optional[str] = typer.Option(None, "--oncokb-token", envvar="ONCOKB_API_TOKEN", help="Your OncoKB API token.", show_default=False),
 ) -> None:
     """Read each patient's resistance: mechanisms in the cells, TKI activity matrix, options with evidence."""
+    from .._atomic import MARKER
+    from ..errors import OutputError
     from ..resistance.oncokb import resolve_token
     from ..resistance.stage import run_resistance_stage
 
     token = resolve_token(oncokb_token) if oncokb else None
+    # add to a ctcscope run folder, or start a new/empty one; never write among a user's files
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise OutputError(f"output folder {out} holds files that ctcscope did not write; choose a ctcscope run "
+                          "folder or a new one with --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).touch()
     def pick(given, name):
         if given is not None:
             return given

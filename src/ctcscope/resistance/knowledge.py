@@ -301,7 +301,7 @@ class KnowledgeBase:
         s = f"the compound ALK {key} is not in the knowledge base"
         s += f"; its components with evidence: {', '.join(known)}" if known else "; none of its components has evidence"
         if other:
-            s += f"; known compounds sharing a component: {', '.join(other[:6])}"
+            s += f"; known compounds sharing a component: {', '.join(other[:10])}"
         return s
 
     # ---- conflicts ---------------------------------------------------------------------
