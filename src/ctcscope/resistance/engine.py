@@ -189,24 +189,36 @@ def _prepare_events(events: pd.DataFrame | None, min_confidence: str) -> pd.Data
     return e
 
 
-def _cn_carriers(mech: Mechanism, ev: pd.DataFrame, samples: list[str]) -> dict[str, list[str]]:
+def _index_events(ev: pd.DataFrame | None) -> dict[str, list[tuple[str, str, str]]]:
+    """``{gene: [(sample_id, state, confidence), ...]}`` of one patient's events."""
+    out: dict[str, list] = defaultdict(list)
+    if ev is None or not len(ev):
+        return out
+    for sid, gene, state, conf in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(), ev["state"].to_numpy(),
+                                      ev["confidence"].to_numpy()):
+        out[gene].append((sid, state, conf))
+    return out
+
+
+def _cn_carriers(mech: Mechanism, by_gene: dict, samples: set[str]) -> dict[str, list[str]]:
     """{sample_id: ['MET:amp', ...]} for the samples carrying the mechanism."""
     spec = mech.detect.get("copy_number") or {}
     genes = [g.upper() for g in spec.get("genes", [])]
     states = set(spec.get("states", []))
     roles = {k.upper(): set(v) for k, v in (spec.get("roles") or {}).items()}
-    sub = ev[ev["sample_id"].isin(samples) & ev["gene"].isin(genes)]
+    hits: dict[str, dict[str, str]] = defaultdict(dict)
+    for gene in genes:
+        ok = roles.get(gene, states)
+        for sid, state, conf in by_gene.get(gene, ()):
+            if sid in samples and state in ok:
+                hits[sid][gene] = f"{gene}:{state}" + ("(low)" if conf == "low" else "")
     out = {}
-    for sid, g in sub.groupby("sample_id", sort=False):
-        hits = {}
-        for gene, state, conf in zip(g["gene"], g["state"], g["confidence"]):
-            if state in roles.get(gene, states):
-                hits[gene] = f"{gene}:{state}" + ("(low)" if conf == "low" else "")
+    for sid, h in hits.items():
         if spec.get("all_of"):
-            if all(x in hits for x in genes):
-                out[sid] = [hits[x] for x in genes]
-        elif hits:
-            out[sid] = [hits[x] for x in genes if x in hits]
+            if all(g in h for g in genes):
+                out[sid] = [h[g] for g in genes]
+        else:
+            out[sid] = [h[g] for g in genes if g in h]
     return out
 
 
@@ -322,10 +334,12 @@ def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cell
         muts.append(d)
     # -- mechanisms -----------------------------------------------------------------------
     detected: list[Detected] = []
+    by_gene = _index_events(events)
+    scope = set(tumour) | set(biopsies)
     for mech in kb.mechanisms:
         det = Detected(mech, n_total=n_total)
         if events is not None and mech.detect.get("copy_number"):
-            car = _cn_carriers(mech, events, tumour + biopsies)
+            car = _cn_carriers(mech, by_gene, scope)
             det.cells = {k: v for k, v in car.items() if k in set(tumour)}
             det.biopsies = {k: v for k, v in car.items() if k in set(biopsies)}
         if tumour and mech.detect.get("phenotype"):
@@ -392,5 +406,14 @@ def interpret(patients: list[Patient], *, drivers: pd.DataFrame | None = None, c
         # without cells.tsv the driver table's own sample columns define the cells it covers
         c = _prepare_cells(src[[x for x in ("sample_id", "patient", "sample_type", "qc_pass", "normal_like", "phenotype")
                                 if x in src.columns]].drop_duplicates("sample_id"))
-    return [interpret_patient(p, kb=kb, cells=c, events=ev, min_confidence=min_confidence, prepared=True)
-            for p in patients]
+    # split once by patient so each reading touches only its own rows (cohorts of 10^4-10^5 cells)
+    cells_by = dict(tuple(c.groupby("patient", sort=False))) if c is not None else {}
+    ev_by: dict = {}
+    if ev is not None:
+        owner = dict(zip(c["sample_id"], c["patient"])) if c is not None else {}
+        pat = ev["patient"].astype(str) if "patient" in ev.columns else ev["sample_id"].map(owner).fillna("")
+        ev_by = dict(tuple(ev.groupby(pat.to_numpy(), sort=False)))
+    empty_c = c.iloc[0:0] if c is not None else None
+    empty_e = ev.iloc[0:0] if ev is not None else None
+    return [interpret_patient(p, kb=kb, cells=cells_by.get(p.id, empty_c), events=ev_by.get(p.id, empty_e),
+                              min_confidence=min_confidence, prepared=True) for p in patients]
