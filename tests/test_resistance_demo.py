@@ -14,7 +14,6 @@ from ctcscope.resistance.stage import run_resistance_stage
 demo = pytest.importorskip("ctcscope.simulate.demo", reason="the demo cohort (simulate.demo) is not merged yet")
 
 
-@pytest.mark.slow
 def test_demo_cohort_gets_a_reading_per_patient(tmp_path):
     files = demo.make_demo(tmp_path / "demo")
     patients = read_patients(files.patients)

@@ -251,17 +251,46 @@ class Detected:
     def n_cells(self) -> int:
         return len(self.cells)
 
+    @property
+    def states(self) -> Counter:
+        """Strongest copy-number state per carrying CTC (amp/homdel before gain/loss)."""
+        out = Counter()
+        for evs in self.cells.values():
+            st = [e.split(":", 1)[1].replace("(low)", "") for e in evs if ":" in e]
+            if st:
+                out["amp" if "amp" in st else "homdel" if "homdel" in st else st[0]] += 1
+        return out
+
+    @property
+    def strong(self) -> bool:
+        """Detected by amplification, homozygous deletion, co-loss in one cell, a phenotype or
+        the sheet - not only by low-level gains or losses in aneuploid cells."""
+        if self.sheet or self.biopsies and any("amp" in e or "homdel" in e for v in self.biopsies.values() for e in v):
+            return True
+        if self.mechanism.detect.get("phenotype") or (self.mechanism.detect.get("copy_number") or {}).get("all_of"):
+            return bool(self.cells)
+        st = self.states
+        return bool(st["amp"] or st["homdel"])
+
+    @property
+    def label(self) -> str:
+        lab = self.mechanism.label
+        st = self.states
+        if "amplification" in lab and self.cells and not st["amp"]:
+            return lab.replace("amplification", "copy gain")
+        return lab
+
     def summary(self) -> str:
         parts = []
         if self.n_total:
-            parts.append(f"{self.mechanism.label} in {self.n_cells} of {self.n_total} CTCs" if self.cells else "")
+            parts.append(f"{self.label} in {self.n_cells} of {self.n_total} CTCs" if self.cells else "")
         if self.biopsies:
             parts.append(f"in the biopsy ({', '.join(self.biopsies)})")
         if self.sheet:
             where = sorted({w for a in self.sheet for w in a.found_in})
             parts.append(f"reported in the patient sheet ({'; '.join(a.text for a in self.sheet)}"
                          + (f"; found in {', '.join(where)})" if where else ")"))
-        return (", ".join(p for p in parts if p) or self.mechanism.label).replace(f", in the biopsy", " and in the biopsy")
+        return (", ".join(p for p in parts if p) or self.label).replace(", in the biopsy", " and in the biopsy")
 
 
 def _prevalence(n: int, total: int) -> str:
@@ -356,7 +385,7 @@ def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cell
                 det.by_phenotype = {p: f"{ph[p]} of {tot[p]}" for p in sorted(ph)}
             detected.append(det)
     # -- co-occurrence -------------------------------------------------------------------------
-    sets = [(d.mechanism.label, set(d.cells)) for d in detected if d.cells and d.mechanism.category != "context"]
+    sets = [(d.label, set(d.cells)) for d in detected if d.cells and d.mechanism.category != "context"]
     sets += [(f"ALK {m['canonical']}", set(m["ctcs"])) for m in muts if m["ctcs"]]
     co = []
     for (a, sa), (b, sb) in combinations(sets, 2):

@@ -474,6 +474,10 @@ def _load_civic(path: Path, sources, tkis) -> tuple[list[dict], list[Statement]]
     return rows, statements
 
 
+STATEMENT_KEYS = {"effect", "drugs", "source", "review", "item", "kind", "level", "note", "text", "disease"}
+OPTION_KEYS = STATEMENT_KEYS | {"therapy", "kind_of_option"}
+
+
 def _statement_from_yaml(where, d, sources, tkis, variant, drug, idx) -> Statement:
     kind = d.get("kind") or _source(sources, where, d["source"]).kind
     level = d.get("level") or LEVEL_OF_KIND.get(kind, "")
@@ -506,6 +510,10 @@ def _load_mechanisms(path: Path, sources, tkis) -> list[Mechanism]:
                 raise _err(where, f"affects lists '{d}', not an ALK TKI")
         mech = Mechanism(m["id"], m["name"], m["label"], m["category"], m["detect"], tuple(m.get("affects", [])),
                          caveats=list(m.get("caveats", []) or []))
+        for item in (m.get("statements", []) or []) + (m.get("options", []) or []):
+            allowed = OPTION_KEYS if "therapy" in item else STATEMENT_KEYS
+            if extra := set(item) - allowed:
+                raise _err(where, f"unknown key(s) {sorted(extra)} (quote values that contain commas)")
         for j, st in enumerate(m.get("statements", []) or [], start=1):
             drugs = st.get("drugs") or [""]
             for d in drugs:

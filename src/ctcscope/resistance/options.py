@@ -5,10 +5,16 @@ Groups, in the order they are ranked:
 0. ``supported`` - an ALK TKI with direct evidence of activity against every ALK variant
    the patient carries (a drug the patient progressed on only with re-sensitisation
    evidence, e.g. crizotinib for C1156Y+L1198F);
-1. ``bypass`` - a combination or therapy addressing a detected ALK-independent mechanism,
-   or (no ALK mutation known) an ALK TKI with trial evidence in the patient's setting;
+   With no ALK mutation known and progression on crizotinib only, a next-generation TKI
+   with trial evidence after crizotinib also counts here (resistance after crizotinib
+   usually leaves the tumour ALK-dependent; Tabbò et al. 2020);
+1. ``bypass`` - a combination addressing an ALK-independent mechanism detected strongly
+   (amplification, homozygous deletion, co-loss in one cell, phenotype, or the sheet), or
+   (no ALK mutation known, after next-generation TKIs) an ALK TKI with trial evidence in
+   the patient's setting when no such mechanism is detected;
 2. ``discuss`` - an ALK TKI whose activity is inferred from the components of a compound,
-   conflicting, reduced, or weakened by a detected ALK-independent mechanism;
+   conflicting, reduced, or weakened by a detected ALK-independent mechanism; combinations
+   for mechanisms seen only as low-level gains or losses;
 3. ``other`` - investigational routes, chemotherapy, re-biopsy, clinical trial.
 
 Within a group options are ordered by their best evidence level (A first), approval and
@@ -67,6 +73,7 @@ def build_options(kb: KnowledgeBase, patient, matrix: dict, detected: list) -> t
     options, not_proposed, notes, caveats = [], [], [], []
     alk_independent = [d for d in detected if d.mechanism.category in ("off_target", "phenotypic")
                        and d.mechanism.affects]
+    strong_independent = [d for d in alk_independent if d.strong]
     # mechanism-level rationales for ALK TKIs (ALK copy gain -> next-generation TKI, ...)
     tki_rationales: dict[str, list] = {}
     for det in detected:
@@ -119,13 +126,19 @@ def build_options(kb: KnowledgeBase, patient, matrix: dict, detected: list) -> t
             if not settings:
                 not_proposed.append({**base, "reason": "no ALK mutation reported and no trial evidence in this treatment setting"})
                 continue
-            group = "bypass" if not alk_independent else "discuss"
             rationale.append("no ALK resistance mutation reported; trial evidence in this treatment setting")
-        if affecting:
-            group = "discuss" if group in ("supported", "bypass") and not calls else group
+            if failed and set(failed) == {"crizotinib"}:
+                # after crizotinib, tumours with ALK-independent mechanisms usually stay ALK-dependent
+                group = "supported"
+                rationale.append("after crizotinib, resistance mechanisms usually leave the tumour sensitive to more "
+                                 "potent ALK inhibition (Tabbò et al. 2020)")
+            else:
+                group = "bypass" if not strong_independent else "discuss"
+        if affecting and not calls and group == "bypass":
+            group = "discuss"
             for det in affecting:
                 opt_caveats.append(f"{det.summary()}: reported to reduce the activity of {d}")
-        if not has_mut and alk_independent and any(kb.generation(x) >= 2 for x in failed):
+        if not has_mut and strong_independent and any(kb.generation(x) >= 2 for x in failed):
             opt_caveats.append("after next-generation ALK TKIs, tumours driven by ALK-independent mechanisms seldom respond "
                                "to further ALK inhibition alone (Tabbò et al. 2020; Shaw et al. 2019)")
         extra = tki_rationales.get(d, [])
@@ -150,10 +163,14 @@ def build_options(kb: KnowledgeBase, patient, matrix: dict, detected: list) -> t
             seen.add(op.therapy)
             st = op.statement
             partner = [o["therapy"] for o in options if o["group"] in ("supported", "bypass")]
+            group = "bypass" if op.kind_of_option == "combination" else "other"
+            caveat = []
+            if group == "bypass" and not det.strong:
+                group = "discuss"  # low-level gains/losses in aneuploid CTCs are weak evidence of a bypass
+                caveat.append("detected only as low-level copy gain or loss, not amplification or homozygous deletion")
             opt = {"therapy": op.therapy, "type": op.kind_of_option, "drugs": list(op.drugs),
-                   "group": "bypass" if op.kind_of_option == "combination" else "other",
-                   "level": st.level, "addresses": det.summary(), "rationale": f"addresses {det.summary()}",
-                   "evidence": _ev([st]), "n_evidence": 1, "caveats": []}
+                   "group": group, "level": st.level, "addresses": det.summary(), "rationale": f"addresses {det.summary()}",
+                   "evidence": _ev([st]), "n_evidence": 1, "caveats": caveat}
             if op.kind_of_option == "combination" and partner:
                 opt["partner_alk_tki"] = partner[0]
             if st.level in ("D", "E"):
