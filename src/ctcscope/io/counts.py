@@ -72,6 +72,10 @@ def _read_text_table(path: Path) -> pd.DataFrame:
     sep = "\t" if head.count("\t") >= head.count(",") else ","
     if head.count(sep) == 0:
         raise InputError(f"count matrix {path.name} has a single column; separate columns with tabs or commas")
+    fields = [f.strip() for f in head.rstrip("\r\n").split(sep)]
+    dup = sorted({f for f in fields if fields.count(f) > 1})
+    if dup:
+        raise InputError(f"count matrix {path.name}: column '{dup[0]}' appears twice; cell names must be unique")
     try:
         return pd.read_csv(path, sep=sep, low_memory=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -352,6 +356,8 @@ def load_counts(path: str | os.PathLike, genome: Genome, *, own_bins: bool | Non
     # counts on contigs the genome lacks (chrM, unplaced, decoys) are set aside
     on_genome = b.chrom.isin(genome.chrom_sizes.index).to_numpy()
     _check_fits(b, genome, where)
+    set_aside = {"file": path.name, "bins_in_file": int(len(b)), "bins_set_aside": int((~on_genome).sum()),
+                 "reads_set_aside": int(m[:, ~on_genome].sum())}
     b, m = b[on_genome].reset_index(drop=True), m[:, on_genome]
 
     gb = genome.bins
@@ -392,6 +398,7 @@ def load_counts(path: str | os.PathLike, genome: Genome, *, own_bins: bool | Non
     obs["reads_total"] = np.nan
     adata = ad.AnnData(X=None, obs=obs, var=var, layers={"counts": x})
     adata.uns["genome"] = {"build": target.build, "bin_size": int(target.bin_size), "source": target.source}
+    adata.uns["counts_input"] = set_aside
     return adata, target
 
 

@@ -110,9 +110,14 @@ def read_sample_sheet(path: str | os.PathLike, require_bam: bool = True) -> pd.D
     sep = _delimiter(text, name)
     # blank lines and comment lines ('#') are dropped; keep file line numbers for messages
     kept = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if ln.strip() and not ln.lstrip().startswith("#")]
+    rows = list(csv.reader([ln for _, ln in kept], delimiter=sep))
+    for (line, _), row in zip(kept[1:], rows[1:]):
+        if len(row) > len(rows[0]) and any(v.strip() for v in row[len(rows[0]):]):
+            raise InputError(f"sample sheet {name}, line {line} has {len(row)} fields but the header has "
+                             f"{len(rows[0])}; remove the extra fields or add column names")
     try:
         df = pd.read_csv(io.StringIO("\n".join(ln for _, ln in kept)), sep=sep, dtype=str, keep_default_na=False,
-                         quoting=csv.QUOTE_MINIMAL)
+                         quoting=csv.QUOTE_MINIMAL, index_col=False)
     except pd.errors.ParserError as e:
         msg = str(e).strip().splitlines()[-1]
         raise InputError(f"sample sheet {name} cannot be parsed ({msg}); check that every row has the same "
