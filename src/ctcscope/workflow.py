@@ -128,7 +128,7 @@ def count_samples(
     ``obs``: the sheet (index ``sample_id``) plus ``reads`` (counted), ``reads_total``
     (records in the BAM) and ``paired_end``; ``var``: ``genome.to_var()``; layer
     ``counts`` (int32).  ``uns['read_filters']`` holds every sample's filter tallies and
-    ``uns['bam_sha256']`` the BAM checksums.  A BAM with no read passing the filters is
+    ``uns['bam_sha256']`` the BAM checksums (``sample_id, bam, sha256``).  A BAM with no read passing the filters is
     kept with zero counts (and a warning in ``uns['warnings']``).
     """
     import anndata as ad
@@ -153,7 +153,8 @@ def count_samples(
     x = np.vstack([r["counts"] for r in res]).astype(np.int32)
     adata = ad.AnnData(X=None, obs=obs, var=genome.to_var(), layers={"counts": x})
     adata.uns["read_filters"] = tallies.reset_index()
-    adata.uns["bam_sha256"] = {b: r["sha256"] for b, r in zip(bams, res) if r["sha256"]}
+    adata.uns["bam_sha256"] = pd.DataFrame({"sample_id": obs.index.to_numpy(), "bam": bams,
+                                            "sha256": [r["sha256"] for r in res]})
     adata.uns["genome"] = {"build": genome.build, "bin_size": int(genome.bin_size), "source": genome.source}
     adata.uns["warnings"] = count_warnings(adata, min_mapq)
     for w in adata.uns["warnings"]:
@@ -315,7 +316,9 @@ def run_copy_number(
             "scheduler": scheduler if isinstance(scheduler, str) or scheduler is None else type(scheduler).__name__,
             "copy_number": params,
         }
-        record = run_record("run", parameters, inputs, checksums=adata.uns.get("bam_sha256"))
+        sums = adata.uns.get("bam_sha256")
+        known = dict(zip(sums.bam, sums.sha256)) if isinstance(sums, pd.DataFrame) else None
+        record = run_record("run", parameters, inputs, checksums=known)
         adata.uns["ctcscope"] = record
         write_copy_number_outputs(adata, out)
         if write_run:

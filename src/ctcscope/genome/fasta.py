@@ -63,6 +63,14 @@ def _open_fasta(path: Path):
             first = fh.read(1)
     if first != b">":
         raise InputError(f"{path.name} is not a FASTA file (it does not start with '>'); give the reference sequence")
+    fai = Path(str(path) + ".fai")
+    for idx in (fai, Path(str(path) + ".gzi")):
+        if idx.exists() and idx.stat().st_mtime_ns < path.stat().st_mtime_ns:
+            # an index older than the sequence describes another file: rebuild it
+            try:
+                idx.unlink()
+            except OSError:
+                pass
     try:
         return pysam.FastaFile(str(path))
     except (OSError, ValueError) as e:

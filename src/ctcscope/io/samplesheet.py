@@ -89,9 +89,12 @@ def _norm_col(c: str) -> str:
     return COLUMN_ALIASES.get(k, k)
 
 
-def _closest(value: str, choices) -> str:
-    m = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
-    return f"; did you mean '{m[0]}'?" if m else ""
+def _closest_type(value: str) -> str:
+    """Suggest a sample type, also through its common spellings (``leukocite`` → ``wbc``)."""
+    m = difflib.get_close_matches(value, list(SAMPLE_TYPES) + list(TYPE_ALIASES), n=1, cutoff=0.6)
+    if not m:
+        return ""
+    return f"; did you mean '{TYPE_ALIASES.get(m[0], m[0])}'?"
 
 
 def read_sample_sheet(path: str | os.PathLike, require_bam: bool = True) -> pd.DataFrame:
@@ -170,7 +173,7 @@ def read_sample_sheet(path: str | os.PathLike, require_bam: bool = True) -> pd.D
         if k == "":
             k = "ctc"
         elif k not in SAMPLE_TYPES:
-            bad(ln, f"sample_type '{t}' is not known{_closest(k, SAMPLE_TYPES)} (allowed: {', '.join(SAMPLE_TYPES)})")
+            bad(ln, f"sample_type '{t}' is not known{_closest_type(k)} (allowed: {', '.join(SAMPLE_TYPES)})")
         types.append(k)
     df["sample_type"] = types
 
