@@ -309,3 +309,24 @@ def test_cli_count_writes_a_matrix_run_reads_back(cohort, tmp_path, hg19, standi
 
     b = read_counts(m, hg19)
     np.testing.assert_array_equal(a.layers["counts"], b.layers["counts"])
+
+
+def test_cli_run_on_a_fasta_genome(tmp_path, standin, monkeypatch):
+    monkeypatch.setenv("CTCSCOPE_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(5)
+    sizes = {"chr1": 6000, "chr2": 5000, "chr3": 4000}
+    with open(tmp_path / "ref.fa", "w") as f:
+        for c, n in sizes.items():
+            f.write(f">{c}\n" + "".join(rng.choice(list("ACGT"), n)) + "\n")
+    reads = [Read(i % 3, int(rng.integers(0, list(sizes.values())[i % 3] - 50))) for i in range(300)]
+    reads.sort(key=lambda r: (r.ref, r.pos))
+    write_bam(tmp_path / "c1.bam", header(sizes), reads, length=50)
+    (tmp_path / "s.csv").write_text("sample_id,bam\nc1,c1.bam\n")
+    out = tmp_path / "out"
+    r = _cli(["run", "--samples", tmp_path / "s.csv", "--fasta", tmp_path / "ref.fa", "--bin-size", "1kb",
+              "--out", out, "--workers", "1", "--quiet"])
+    assert r.exit_code == 0, r.output
+    a = read_cohort(out)
+    assert a.n_vars == 6 + 5 + 4 and int(a.layers["counts"].sum()) == 300
+    assert a.uns["ctcscope"]["parameters"]["genome"]["source"].startswith("FASTA ref.fa")
+    assert list((tmp_path / "cache").glob("fasta-*-1000-*.tsv.gz"))

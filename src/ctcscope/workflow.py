@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import __version__
 from ._atomic import MARKER, prepare_output_dir, write_json
-from .errors import InputError
+from .errors import CtcscopeError, InputError
 from .genome import Genome, guess_build, load_genome
 from .io.bam import FILTERS, bam_contigs, check_build, count_bam
 from .io.counts import load_counts
@@ -216,8 +216,13 @@ def counts_from_matrix(path, genome: Genome, sheet: pd.DataFrame | None = None, 
 
 def _call_copy_number(adata, *, workers=None, scheduler=None, **params):
     """``ctcscope.cna.call_copy_number`` (looked up at call time; the cna step owns it)."""
-    from .cna import call_copy_number
-
+    try:
+        from .cna import call_copy_number
+    except ModuleNotFoundError as e:
+        if e.name != f"{__package__}.cna":
+            raise
+        raise CtcscopeError("this ctcscope build has no copy-number step (ctcscope.cna); install the full "
+                            "package, or use 'ctcscope count' for bin counts only") from None
     return call_copy_number(adata, workers=workers, scheduler=scheduler, **params)
 
 
