@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import ctcscope.workflow as wf
 from _bamutil import HG19, HG38, Read, header, random_reads, reference_counts, write_bam
 from ctcscope.cli import app
+from ctcscope.errors import OutputError
 from ctcscope.genome import load_genome
 from ctcscope.io.export import read_cohort
 
@@ -152,7 +153,7 @@ def test_rerun_is_reproducible_and_needs_overwrite(cohort, hg19, tmp_path, stand
     out = tmp_path / "out"
     wf.run_copy_number(d / "samples.csv", hg19, out, workers=1, quiet=True)
     first = (out / "cells.tsv").read_bytes()
-    with pytest.raises(wf.OutputError if hasattr(wf, "OutputError") else Exception, match="pass --overwrite"):
+    with pytest.raises(OutputError, match="pass --overwrite"):
         wf.run_copy_number(d / "samples.csv", hg19, out, workers=1, quiet=True)
     wf.run_copy_number(d / "samples.csv", hg19, out, workers=2, quiet=True, overwrite=True)
     assert (out / "cells.tsv").read_bytes() == first

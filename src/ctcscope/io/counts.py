@@ -136,8 +136,7 @@ def _table_bins_cells(df: pd.DataFrame, path: Path):
             c = _pick(cols, names)
             if c is not None and pd.api.types.is_numeric_dtype(df[c]):
                 bins[out] = df[c].astype(float)
-        low = {k: v for k, v in cols.items()}
-        single = [low[k] for k in _SINGLE_CELL_COLUMNS if k in low]
+        single = [cols[k] for k in _SINGLE_CELL_COLUMNS if k in cols]
         cells = [c for k, c in cols.items() if k not in _ANNOTATION and k not in _SINGLE_CELL_COLUMNS]
         if single and not cells:
             names = [_cell_name_from_file(path)]
@@ -373,7 +372,6 @@ def load_counts(path: str | os.PathLike, genome: Genome, *, own_bins: bool | Non
             "made with, or allow the matrix's own bins"
         )
     if matched and not own_bins:
-        target = genome
         x = np.zeros((m.shape[0], genome.n_bins), np.int32)
         x[:, pos] = m
         target = Genome(build=genome.build, bin_size=genome.bin_size, bins=genome.bins.copy(),
