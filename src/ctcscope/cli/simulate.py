@@ -61,8 +61,12 @@ def simulate(
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for writing BAMs."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope output folder."),
 ) -> None:
-    """Simulate single-cell Ampli1-like low-pass data with ground truth (clones, 2n-6n with WGD,
-    focal amplifications, deletions, pools, controls) as counts or BAMs. SIMULATED data."""
+    """Simulate single-cell WGA low-pass data with ground truth, as counts or BAMs (SIMULATED data).
+
+    Clones with trunk/clone/private events, 2n-6n with whole-genome doubling, focal
+    amplifications at driver loci, homozygous deletions, pools, leukocyte and germline
+    controls; Ampli1-like bias (curved GC, shared locus bias, waviness, over-dispersion).
+    """
     from ..errors import InputError
     from ..genome import load_genome
     from ..simulate import load_design, random_design, simulate_cohort, write_simulation
