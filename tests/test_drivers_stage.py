@@ -64,7 +64,34 @@ def test_uns_and_run_json(run_dir):
     assert d["parameters"]["catalogue_version"] and d["n_events"] > 0
     assert {g["category"] for g in d["groups"]} == {"crizotinib", "lorlatinib", "shared"}
     run = json.loads((out / "run.json").read_text())
-    assert [s["step"] for s in run["steps"]] == ["drivers"] and run["steps"][0]["research_use_only"]
+    assert list(run["steps"]) == ["drivers"] and run["steps"]["drivers"]["research_use_only"]
+
+
+def test_run_json_of_the_run_workflow_is_extended(tmp_path, genome):
+    out = _atomic.prepare_output_dir(tmp_path / "o")
+    _atomic.write_json(out / "run.json", {"tool": "ctcscope", "version": "x", "steps": {"copy_number": {"command": "run"}}})
+    a = study_adata(genome)
+    a.uns["ctcscope"] = {"parameters": {"genome": {"build": "hg19", "bin_size": 500_000}}}   # as `ctcscope run` writes it
+    run_drivers_stage(a, None, out, figures=False)
+    run = json.loads((out / "run.json").read_text())
+    assert list(run["steps"]) == ["copy_number", "drivers"] and run["version"] == "x"
+
+
+def test_patient_sheet_gives_the_groups(tmp_path, genome):
+    sheet = tmp_path / "patients.yaml"
+    sheet.write_text(
+        "patients:\n"
+        "  - {id: P46, treatments: [{drug: crizotinib, months: 13.7}]}\n"
+        "  - {id: P49, treatments: [{drug: crizotinib, months: 3.6}]}\n"
+        "  - {id: P45, treatments: [{drug: crizotinib, months: 9.5}, {drug: lorlatinib, months: 3.6}]}\n"
+        "  - {id: P41, treatments: [{drug: ceritinib, months: 16}, {drug: lorlatinib, months: 13.3}]}\n")
+    a = study_adata(genome)
+    del a.obs["treatment_group"]
+    out = _atomic.prepare_output_dir(tmp_path / "o")
+    a = run_drivers_stage(a, genome, out, patients=sheet, figures=False)
+    assert a.obs.loc["P45_CTC01", "treatment_group"] == "lorlatinib"
+    g = pd.read_csv(out / "driver_groups_summary.tsv", sep="\t")
+    assert set(g.category) == {"crizotinib", "lorlatinib", "shared"}
 
 
 def test_rerun_gives_identical_tables(tmp_path, genome, run_dir):

@@ -18,6 +18,7 @@ def drivers(
     group_by: str = typer.Option("treatment_group", "--group-by", help="obs column to compare groups by (default: drug at resistance); 'none' to skip."),
     ambiguous: str = typer.Option("high_level", "--ambiguous", help="Ambiguous-role genes count on: high_level (amp/homdel), any, none."),
     members: str = typer.Option("high_level", "--pathway-members", help="Pathway-member genes (on no driver list) count on: high_level (amp/homdel in their role's direction) or any."),
+    patients: Optional[Path] = typer.Option(None, "--patients", help="Patient sheet (YAML/TSV): groups samples by the drug at resistance when the cohort has no treatment_group."),
     all_genes: bool = typer.Option(False, "--all-genes", help="Write every gene of the build to genes.tsv, not only catalogue genes."),
 ) -> None:
     """Gene-level copy number, driver events by pathway, frequencies and group comparison."""
@@ -43,7 +44,7 @@ def drivers(
         raise InputError(f"cohort.h5ad has no obs column {gb!r} to group by; choose one of "
                          f"{', '.join(map(str, adata.obs.columns[:12]))} or --group-by none")
     adata = run_drivers_stage(adata, None, folder, catalogue=catalogue, catalogue_mode=catalogue_mode,
-                              group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes)
+                              group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes, patients=patients)
     d = adata.uns["drivers"]
     console.print(f"{d['n_events']} driver events ({d['n_drivers']} drivers) over {d['n_genes']} genes; "
                   f"tables and figures written to {folder}")

@@ -40,7 +40,8 @@ def _genome_for(adata, genome):
         return genome
     from ..genome import load_genome
 
-    g = (adata.uns.get("ctcscope") or {}).get("genome") or {}
+    rec = adata.uns.get("ctcscope") or {}
+    g = rec.get("genome") or (rec.get("parameters") or {}).get("genome") or {}
     if not g.get("build"):
         raise InputError("the cohort does not say which genome build it uses (uns['ctcscope']['genome']); "
                          "pass the genome explicitly")
@@ -56,25 +57,28 @@ def _catalogue_for(catalogue, mode) -> Catalogue:
 
 
 def _append_run_json(out_dir: Path, block: dict) -> None:
-    """Add this step's block to ``run.json`` whatever shape earlier steps gave it."""
+    """Add this step's block to ``run.json`` (``{"tool", "version", "steps": {step: block}}``
+    as the run workflow writes it; other shapes are converted)."""
+    from .. import __version__
+
     p = out_dir / "run.json"
-    run: dict
+    old = {}
     if p.exists():
         try:
             old = json.loads(p.read_text())
         except json.JSONDecodeError:
             old = {}
-        if isinstance(old, dict) and isinstance(old.get("steps"), list):
-            run = old
-        elif isinstance(old, dict) and "command" in old:
-            run = {"steps": [old]}
-        elif isinstance(old, dict) and old:
-            run = {"steps": [v for v in old.values() if isinstance(v, dict)]}
-        else:
-            run = {"steps": []}
-    else:
-        run = {"steps": []}
-    run["steps"] = [s for s in run["steps"] if s.get("step") != "drivers"] + [block]
+    run = {"tool": "ctcscope", "version": __version__, "steps": {}}
+    if isinstance(old, dict):
+        steps = old.get("steps")
+        if isinstance(steps, dict):
+            run = {**old, "steps": dict(steps)}
+        elif isinstance(steps, list):
+            run = {**old, "steps": {str(b.get("step") or b.get("command") or i): b for i, b in enumerate(steps)
+                                    if isinstance(b, dict)}}
+        elif "command" in old:
+            run["steps"] = {str(old["command"]): old}
+    run["steps"]["drivers"] = block
     _atomic.write_json(p, run)
 
 
@@ -106,7 +110,7 @@ def _write_table(path: Path, df: pd.DataFrame) -> None:
 def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalogue | None = None,
                       catalogue_mode: str = "extend", group_by: str | Mapping | pd.Series | None = "treatment_group",
                       ambiguous: str = "high_level", members: str = "high_level", thresholds: CallThresholds | None = None,
-                      all_genes: bool = False, figures: bool = True):
+                      all_genes: bool = False, figures: bool = True, patients=None):
     """Gene-level copy number, driver events, summaries and figures for a cohort.
 
     Parameters
@@ -123,6 +127,8 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     ambiguous, members : rules for ambiguous-role and pathway-member genes (see
         :func:`ctcscope.drivers.driver_events`).
     all_genes : write every gene of the build to ``genes.tsv`` (default: catalogue genes).
+    patients : a patient sheet (path) or list of patients: fills ``obs['treatment_group']``
+        (the drug at resistance, last treatment line) where the cohort lacks it.
 
     Returns the AnnData with ``uns['drivers']`` (parameters, catalogue version, counts).
     """
@@ -137,6 +143,14 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     unmatched = sorted(set(cat.genes) - set(cat_genes["catalogue_gene"]))
     genes = genome.genes if all_genes else cat_genes
     t = thresholds or CallThresholds()
+    if patients is not None:
+        from ..resistance.patients import drug_at_resistance
+
+        drug = drug_at_resistance(patients)
+        pat = adata.obs["patient"].astype(str) if "patient" in adata.obs else pd.Series("", index=adata.obs.index)
+        have = (adata.obs["treatment_group"].astype(object).fillna("").astype(str)
+                if "treatment_group" in adata.obs else pd.Series("", index=adata.obs.index))
+        adata.obs["treatment_group"] = have.where(have != "", pat.map(drug).fillna("")).astype(str)
     obs = adata.obs.copy()
     obs.index = obs.index.astype(str)
 
