@@ -58,11 +58,15 @@ def test_files_and_contract_columns(run_dir):
     assert len(m["z"]) == len(m["rows"]) and len(m["z"][0]) == len(m["columns"])
 
 
-def test_uns_and_run_json(run_dir):
+def test_uns_and_run_json(run_dir, tmp_path):
     out, a = run_dir
     d = a.uns["drivers"]
     assert d["parameters"]["catalogue_version"] and d["n_events"] > 0
-    assert {g["category"] for g in d["groups"]} == {"crizotinib", "lorlatinib", "shared"}
+    assert set(d["groups"]["category"]) == {"crizotinib", "lorlatinib", "shared"}
+    assert d["run"]["step"] == "drivers"
+    a.write_h5ad(tmp_path / "with_drivers.h5ad")       # uns['drivers'] must be storable
+    back = ad.read_h5ad(tmp_path / "with_drivers.h5ad").uns["drivers"]
+    assert back["n_events"] == d["n_events"] and back["parameters"]["genome"] == "hg19"
     run = json.loads((out / "run.json").read_text())
     assert list(run["steps"]) == ["drivers"] and run["steps"]["drivers"]["research_use_only"]
 

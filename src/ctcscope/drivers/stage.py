@@ -110,7 +110,7 @@ def _write_table(path: Path, df: pd.DataFrame) -> None:
 def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalogue | None = None,
                       catalogue_mode: str = "extend", group_by: str | Mapping | pd.Series | None = "treatment_group",
                       ambiguous: str = "high_level", members: str = "high_level", thresholds: CallThresholds | None = None,
-                      all_genes: bool = False, figures: bool = True, patients=None):
+                      all_genes: bool = False, figures: bool = True, patients=None, write_run: bool = True):
     """Gene-level copy number, driver events, summaries and figures for a cohort.
 
     Parameters
@@ -129,6 +129,9 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     all_genes : write every gene of the build to ``genes.tsv`` (default: catalogue genes).
     patients : a patient sheet (path) or list of patients: fills ``obs['treatment_group']``
         (the drug at resistance, last treatment line) where the cohort lacks it.
+    write_run : add this step's provenance block to ``run.json`` now.  A workflow that
+        writes ``run.json`` itself at the end passes ``False`` and takes the block from
+        ``adata.uns['drivers']['run']``.
 
     Returns the AnnData with ``uns['drivers']`` (parameters, catalogue version, counts).
     """
@@ -212,9 +215,28 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         "groups": summary.to_dict("records") if summary is not None else [],
         "files": written,
     }
-    adata.uns["drivers"] = json.loads(json.dumps(info, default=_atomic._json_default))
     block = run_record("drivers", params)
     block["step"] = "drivers"
     block["outputs"] = written
-    _append_run_json(out_dir, block)
+    block = json.loads(json.dumps(block, default=_atomic._json_default))
+    if write_run:
+        _append_run_json(out_dir, block)
+    info["run"] = block
+    adata.uns["drivers"] = _h5ad_safe(json.loads(json.dumps(info, default=_atomic._json_default)))
     return adata
+
+
+def _h5ad_safe(obj):
+    """Make a JSON-like object writable to h5ad: None → "", lists of records → DataFrame,
+    other mixed lists → a JSON string."""
+    if isinstance(obj, dict):
+        return {str(k): _h5ad_safe(v) for k, v in obj.items()}
+    if obj is None:
+        return ""
+    if isinstance(obj, list):
+        if obj and all(isinstance(x, dict) for x in obj):
+            return pd.DataFrame(obj).fillna("")
+        if obj and all(isinstance(x, str) for x in obj):
+            return list(obj)
+        return json.dumps(obj)
+    return obj
