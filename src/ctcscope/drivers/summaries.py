@@ -18,6 +18,9 @@ import pandas as pd
 from ..errors import InputError
 from .events import analysable, sample_info
 
+#: Sample types counted as CTC samples in within-patient recurrence.
+CTC_TYPES = ("ctc", "ctc_pool")
+
 
 def _analysable_events(events: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
     ok = analysable(info)
@@ -45,27 +48,39 @@ def events_per_sample(events: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("sample_id").reset_index()
 
 
-def recurrence(events: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
-    """How many analysable tumour samples of each patient carry each driver.
+REC_COLUMNS = ["patient", "gene", "alteration", "pathway", "role", "n_carriers", "n_samples", "fraction", "carriers",
+               "other_carriers"]
 
-    Columns: ``patient, gene, alteration, pathway, role, n_carriers, n_samples, fraction,
-    carriers`` — e.g. ALK gain in 10 of 11 epithelial CTCs of the study's P46.
+
+def recurrence(events: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
+    """How many of each patient's CTC samples carry each driver (within-patient recurrence).
+
+    ``n_carriers / n_samples`` count the patient's analysable CTC samples (single CTCs and
+    CTC pools) — e.g. ALK gain in 10 of 11 epithelial CTCs of the study's P46;
+    ``other_carriers`` names analysable non-CTC tumour samples (the biopsy) that carry it
+    too — e.g. CDK4 gain in 5/7 CTCs of P45 *and* its biopsy.
     """
     info = sample_info(obs, obs.index.astype(str))
     ok = analysable(info)
-    n_samples = info[ok].groupby("patient").size()
+    is_ctc = info["sample_type"].isin(CTC_TYPES)
+    n_samples = info[ok & is_ctc].groupby("patient").size()
     e = _analysable_events(events, info)
     if e.empty:
-        return pd.DataFrame(columns=["patient", "gene", "alteration", "pathway", "role", "n_carriers", "n_samples",
-                                     "fraction", "carriers"])
-    g = e.groupby(["patient", "gene", "alteration"], observed=True)
-    out = g.agg(pathway=("pathway", "first"), role=("role", "first"), n_carriers=("sample_id", "nunique"),
-                carriers=("sample_id", lambda s: ";".join(sorted(set(s))))).reset_index()
+        return pd.DataFrame(columns=REC_COLUMNS)
+    e = e.assign(_ctc=e["sample_id"].astype(str).map(is_ctc).to_numpy())
+    keys = ["patient", "gene", "alteration"]
+    first = e.groupby(keys, observed=True).agg(pathway=("pathway", "first"), role=("role", "first"))
+    ctc = e[e["_ctc"]].groupby(keys, observed=True)["sample_id"].agg(
+        n_carriers="nunique", carriers=lambda s: ";".join(sorted(set(s))))
+    other = e[~e["_ctc"]].groupby(keys, observed=True)["sample_id"].agg(lambda s: ";".join(sorted(set(s))))
+    out = first.join(ctc).join(other.rename("other_carriers")).reset_index()
+    out["n_carriers"] = out["n_carriers"].fillna(0).astype(int)
+    out["carriers"] = out["carriers"].fillna("")
+    out["other_carriers"] = out["other_carriers"].fillna("")
     out["n_samples"] = out["patient"].map(n_samples).fillna(0).astype(int)
     out["fraction"] = out["n_carriers"] / out["n_samples"].where(out["n_samples"] > 0)
     out = out.sort_values(["patient", "fraction", "gene"], ascending=[True, False, True], kind="stable")
-    return out[["patient", "gene", "alteration", "pathway", "role", "n_carriers", "n_samples", "fraction",
-                "carriers"]].reset_index(drop=True)
+    return out[REC_COLUMNS].reset_index(drop=True)
 
 
 def events_per_patient(events: pd.DataFrame, obs: pd.DataFrame, top: int = 10) -> pd.DataFrame:
@@ -77,6 +92,8 @@ def events_per_patient(events: pd.DataFrame, obs: pd.DataFrame, top: int = 10) -
     pts = pd.Index(sorted(set(info["patient"])))
     out = pd.DataFrame(index=pts)
     out["n_samples"] = info[ok].groupby("patient").size().reindex(pts).fillna(0).astype(int)
+    out["n_ctc_samples"] = info[ok & info["sample_type"].isin(CTC_TYPES)].groupby("patient").size().reindex(
+        pts).fillna(0).astype(int)
     out["treatment_group"] = info.groupby("patient")["treatment_group"].agg(
         lambda s: ";".join(sorted(set(x for x in s if x)))).reindex(pts).fillna("")
     out["n_drivers"] = rec.groupby("patient").size().reindex(pts).fillna(0).astype(int)
