@@ -46,8 +46,9 @@ SAMPLE_TYPES = TUMOUR_TYPES + CONTROL_TYPES
 PIPELINE_DEFAULTS = dict(
     pon_min_samples=3,  # fewer controls than this: build the panel from all samples
     bulk_levels=10,  # biopsies: copy-number levels per copy (a bulk is a mixture)
+    drop_lone_bins=True,  # one-bin segments between two others are artefacts (set aside)
     group_prior=True,  # let cells of one clone inform each other's ploidy
-    group_min_r=0.65,  # correlation of relative profiles to join a clone group
+    group_min_r=0.55,  # correlation of relative profiles to join a clone group
     group_min_size=3,  # smallest group with a consensus
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
@@ -84,6 +85,19 @@ def _pass_correct(counts: np.ndarray, bins: pd.DataFrame, params: dict) -> dict:
     return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32)}
 
 
+def _lone_bins(seg: pd.DataFrame, n: int) -> np.ndarray:
+    """Bins forming a one-bin segment between two segments of the same chromosome."""
+    mask = np.zeros(n, dtype=bool)
+    if seg is None or len(seg) < 3:
+        return mask
+    nb = seg["n_bins"].to_numpy()
+    c = seg["chrom"].astype(str).to_numpy()
+    inner = np.zeros(len(seg), dtype=bool)
+    inner[1:-1] = (nb[1:-1] == 1) & (c[1:-1] == c[:-2]) & (c[1:-1] == c[2:])
+    mask[seg["first_bin"].to_numpy()[inner]] = True
+    return mask
+
+
 def _pass_segment(item: tuple, bins: pd.DataFrame, pon: np.ndarray | None, params: dict) -> dict:
     """Panel correction, noise model, segmentation, outlier bins and waviness of one sample."""
     counts, ratio, is_control = item
@@ -98,6 +112,10 @@ def _pass_segment(item: tuple, bins: pd.DataFrame, pon: np.ndarray | None, param
     # single bins far off their segment (read pile-ups, mis-mapped repeats) are dropped and
     # the segmentation redone without them, so real focal events keep their own segments
     out = outlier_bins(r, sb, noise.bin_sd(np.where(np.isfinite(sb), sb, 1.0)), params["outlier_sd"])
+    # a segment of one bin standing apart from both neighbours is an artefact at this
+    # resolution (a mappability hole, a read pile-up), not a copy-number state
+    if params["drop_lone_bins"]:
+        out |= _lone_bins(seg, len(r))
     if out.any():
         r = r.copy()
         r[out] = np.nan
@@ -126,12 +144,27 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
         return empty
     pp = _pick(params, PLOIDY_DEFAULTS)
     pp["report_range"] = (params["grid_min"], params["grid_max"])
-    if item["is_control"]:
-        pp["grid_min"], pp["grid_max"] = params["control_grid"]
-    pc = call_ploidy(seg, item["noise"], ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"],
-                     ploidy_prior=item.get("ploidy_prior"), **pp)
+    kw = dict(ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"], ploidy_prior=item.get("ploidy_prior"))
+    pc = call_ploidy(seg, item["noise"], **kw, **pp)
     if pc.ploidy is None:
         return empty
+    if item["is_control"] and pc.ploidy != 2:
+        # a flat profile fits any ploidy; controls and normal-like cells are called as the
+        # diploid cells they most probably are (the copy numbers of the 2n solution), while
+        # the reported confidence, runner-up and WGD probability stay those of the read-depth
+        # evidence alone
+        free = pc
+        pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
+                                                     "grid_max": params["control_grid"][1]})
+        if pc.ploidy is None:
+            return empty
+        probs = free.ploidy_probs
+        others = sorted(((q, p) for p, q in probs.items() if p != pc.ploidy), reverse=True)
+        pc.confidence = float(probs.get(pc.ploidy, 0.0))
+        pc.runner_up, pc.runner_up_prob = (int(others[0][1]), float(others[0][0])) if others else (None, 0.0)
+        pc.wgd_probability = free.wgd_probability
+        pc.posterior = free.posterior
+        pc.ploidy_probs = probs
     seg = seg.copy()
     seg["cn"] = pc.segment_cn
     merged = merge_equal(seg.dropna(subset=["cn"]), item["ratio"], key="cn")
@@ -257,8 +290,16 @@ def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
 
 
 def _sanitise(obj):
-    """Parameters as plain JSON-able values (h5ad cannot store None)."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    """Parameters as plain values h5ad can store (``None`` becomes ``"none"``)."""
+    def fix(o):
+        if o is None:
+            return "none"
+        if isinstance(o, dict):
+            return {str(k): fix(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [fix(v) for v in o]
+        return o
+    return fix(json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))))
 
 
 def _check_input(adata: ad.AnnData) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
@@ -303,7 +344,7 @@ def _check_input(adata: ad.AnnData) -> tuple[np.ndarray, pd.DataFrame, pd.DataFr
 
 
 def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler=None,
-                     params: dict | None = None, quiet: bool = False) -> ad.AnnData:
+                     params: dict | None = None, quiet: bool = False, **more_params) -> ad.AnnData:
     """Absolute copy number, ploidy, QC and instability of every sample.
 
     Parameters
@@ -313,15 +354,16 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         start, end, gc``; ``mappability``, ``use`` and ``arm`` if available).
     workers, scheduler : where per-sample work runs (:func:`ctcscope.parallel.map_samples`).
     params : overrides of :data:`DEFAULTS` (correction, segmentation, ploidy, QC and pipeline
-        parameters, one flat namespace).
+        parameters, one flat namespace); they may also be given as keyword arguments.
+    quiet : no progress bars.
 
     Returns
     -------
     A new AnnData with layers ``ratio``, ``segment``, ``cn``, the obs columns of
     docs/data-model.md, ``obsm['ploidy_posterior']``, ``uns['ploidy_grid']``,
-    ``uns['segments']`` and ``uns['ctcscope']['cna']`` (parameters, waviness, panel).
+    ``uns['segments']`` and ``uns['cna']`` (parameters, waviness, panel of normals).
     """
-    params = dict(params or {})
+    params = {**dict(params or {}), **more_params}
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
         raise InputError(f"unknown copy-number parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}")
@@ -441,10 +483,12 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["qc_pass"] = [v[0] for v in verdicts]
     o["qc_reason"] = [v[1] for v in verdicts]
     flat = flat0
-    o["normal_like"] = normal_like(flat, is_control & o["qc_pass"].to_numpy(), max_fraction=P["flat_max_fraction"],
-                                   cap=P["flat_cap"]) & np.isfinite(flat)
     for key in ("fga", "breakpoints", "wgii", "n_cn_states", "max_amplification"):
         o[key] = [r["instability"][key] for r in res3]
+    # flat by the segment test, or called 2n with (almost) nothing altered
+    flat_call = (o["ploidy"].fillna(0).to_numpy() == 2) & (o["fga"].fillna(1.0).to_numpy() <= P["flat_max_fga"])
+    o["normal_like"] = (normal_like(flat, is_control & o["qc_pass"].to_numpy(), max_fraction=P["flat_max_fraction"],
+                                    cap=P["flat_cap"]) & np.isfinite(flat)) | flat_call
     o["ploidy_group"] = [str(gname) for gname in groups]
     grid = report_grid(P["report_step"], P["grid_min"], P["grid_max"])
     out.obsm["ploidy_posterior"] = np.vstack([r["posterior"] for r in res3]).astype(np.float32)
@@ -460,8 +504,6 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
                                   "cn": s["cn"].to_numpy(np.float64)}))
     out.uns["segments"] = (pd.concat(segs, ignore_index=True) if segs else
                            pd.DataFrame(columns=["sample_id", "chrom", "start", "end", "n_bins", "seg_mean", "cn"]))
-    prov = dict(out.uns.get("ctcscope", {}))
-    prov["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
-                             "n_controls": int(is_control.sum())})
-    out.uns["ctcscope"] = prov
+    out.uns["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
+                                "n_controls": int(is_control.sum()), "n_groups": int(len(gprior))})
     return out
