@@ -65,7 +65,7 @@ PLOIDY_DEFAULTS = dict(
     t_df=10.0,
     tau_spread=0.35,
     step_window=10,
-    p_same=0.5,
+    p_same=0.2,
     step_decay=0.5,
     base_prior=0.8,
     deviation_scale=0.5,
@@ -103,6 +103,7 @@ class PloidyCall:
     ploidy_probs: dict = field(default_factory=dict)
     n_levels: int = 0
     tau: float = float("nan")
+    p_flat: float = float("nan")  # posterior probability that nothing is altered (all at base)
 
     def as_dict(self) -> dict:
         return {
@@ -598,6 +599,9 @@ def call_ploidy(
     conf = float(mass[order[0]])
     runner, runner_p = (int(uniq[order[1]]), float(mass[order[1]])) if uniq.size > 1 else (None, 0.0)
     wgd_prob = float(post[ploidy_g >= 4].sum())
+    # posterior mass of solutions with every autosomal segment at the base (no alteration)
+    allbase = np.all(np.rint(lev) == ploidy_g[:, None], axis=1)
+    p_flat = float(post[allbase].sum())
 
     # the best solution with the chosen ploidy; copy numbers of all segments (X too) by Viterbi
     cand = np.flatnonzero(ploidy_g == best_p)
@@ -623,7 +627,7 @@ def call_ploidy(
                       runner_up=runner, runner_up_prob=runner_p, wgd=best_p >= 4, wgd_probability=wgd_prob,
                       segment_cn=cn_all, posterior=rep,
                       ploidy_probs={int(p): float(q) for p, q in zip(uniq, mass)}, n_levels=n_levels,
-                      tau=float(taus[tbest[g]]))
+                      tau=float(taus[tbest[g]]), p_flat=p_flat)
 
 
 def min_rmse_ploidy(segments: pd.DataFrame, ploidies=range(2, 7)) -> int:
