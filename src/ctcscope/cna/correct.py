@@ -12,13 +12,15 @@ small integer counts), then smoothing those summaries with LOWESS.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
 
 #: Default parameters of the correction (recorded in ``uns['ctcscope']``).
-CORRECT_DEFAULTS = dict(n_strata=50, min_bins_per_stratum=20, lowess_frac=0.5, mappability=True,
+CORRECT_DEFAULTS = dict(n_strata=50, min_bins_per_stratum=20, lowess_frac=0.2, mappability=True,
                         outlier_sd=6.0)
 
 
@@ -47,7 +49,9 @@ def _strata_curve(cov: np.ndarray, y: np.ndarray, n_strata: int, min_per: int, f
     """Smoothed robust level of ``y`` as a function of covariate ``cov``: returns (knots, values)."""
     n = cov.size
     k = int(max(3, min(n_strata, n // max(min_per, 1))))
-    edges = np.unique(np.quantile(cov, np.linspace(0, 1, k + 1)))
+    # quantile strata, narrower in the tails where GC curves bend most
+    t = np.linspace(0.0, 1.0, k + 1)
+    edges = np.unique(np.quantile(cov, 0.5 * (1.0 - np.cos(np.pi * t))))
     if edges.size < 3:  # covariate (almost) constant: no curve to fit
         return np.array([cov.min(), cov.max() + 1e-9]), np.full(2, _iq_mean(y))
     idx = np.clip(np.searchsorted(edges, cov, side="right") - 1, 0, edges.size - 2)
@@ -70,6 +74,21 @@ def _strata_curve(cov: np.ndarray, y: np.ndarray, n_strata: int, min_per: int, f
         sm = ys
     order = np.argsort(xs)
     return xs[order], sm[order]
+
+
+def _interp_extrapolate(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Piecewise-linear curve through (xs, ys), continued beyond its ends along the slope of
+    its outermost segments (the extreme GC bins lie beyond the last stratum's median, where a
+    flat continuation would under-correct a steep curve); the ends are kept positive."""
+    y = np.interp(x, xs, ys)
+    if xs.size >= 2:
+        lo, hi = x < xs[0], x > xs[-1]
+        s0 = (ys[1] - ys[0]) / max(xs[1] - xs[0], 1e-12)
+        s1 = (ys[-1] - ys[-2]) / max(xs[-1] - xs[-2], 1e-12)
+        y = np.where(lo, ys[0] + s0 * (x - xs[0]), y)
+        y = np.where(hi, ys[-1] + s1 * (x - xs[-1]), y)
+        y = np.maximum(y, 0.05)
+    return y
 
 
 def gc_correct(
@@ -133,14 +152,14 @@ def gc_correct(
     xs, curve = _strata_curve(gc[ok], y, n_strata, min_bins_per_stratum, lowess_frac)
     # A stratum whose robust level is ~0 (sparse cell) would blow the ratio up: floor it.
     curve = np.maximum(curve, 0.05)
-    expected = np.interp(gc, xs, curve)
+    expected = _interp_extrapolate(gc, xs, curve)
     if mappability and "mappability" in bins and bins["mappability"].notna().any():
         mp = bins["mappability"].to_numpy(dtype=np.float64)
         okm = ok & np.isfinite(mp)
         if okm.sum() >= 10 and np.ptp(mp[okm]) > 0.05:
             resid = counts[okm] / (lev[okm] if lev is not None else 1.0) / scale / expected[okm]
             xm, cm = _strata_curve(mp[okm], resid, max(5, n_strata // 3), min_bins_per_stratum, lowess_frac)
-            expected = expected * np.where(np.isfinite(mp), np.interp(mp, xm, np.maximum(cm, 0.05)), 1.0)
+            expected = expected * np.where(np.isfinite(mp), _interp_extrapolate(mp, xm, np.maximum(cm, 0.05)), 1.0)
     r = counts / (scale * expected)
     med = np.median(r[usable]) if usable.any() else np.nan
     if not med > 0:
@@ -188,7 +207,8 @@ def build_panel_of_normals(residuals: np.ndarray, *, min_samples: int = 2, shrin
     k = R.shape[0]
     if k < max(1, min_samples):
         return None
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():  # bins no reference covers stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         pon = np.nanmedian(R, axis=0)
     med = np.nanmedian(pon)
     if not med > 0:
@@ -197,7 +217,8 @@ def build_panel_of_normals(residuals: np.ndarray, *, min_samples: int = 2, shrin
     if shrink and k >= 2:
         # sampling variance of a median of k draws: (pi/2) * var / k, var from the per-bin
         # spread across the references (robust MAD); bias variance = total - sampling.
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             mad = np.nanmedian(np.abs(R / med - pon), axis=0) * 1.4826
         noise = np.nanmedian(mad) ** 2 * np.pi / (2 * k)
         dev = pon - 1.0
