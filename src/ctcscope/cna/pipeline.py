@@ -21,6 +21,7 @@ Dask); the few cohort-level parts sit between the passes:
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import anndata as ad
@@ -291,7 +292,8 @@ def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
     averages down), called like one cell."""
     ratios, counts, wave = item
     chrom = bins["chrom"].to_numpy()
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # bins no member covers stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
         cons = np.nanmedian(ratios, axis=0)
     cons[np.isfinite(ratios).sum(axis=0) < max(2, ratios.shape[0] // 2 + 1)] = np.nan
     if np.isfinite(cons).sum() < 50:

@@ -64,6 +64,7 @@ PLOIDY_DEFAULTS = dict(
     grid_step=0.002,  # on log(mean CN)
     t_df=10.0,
     tau_spread=0.35,
+    tau_floor=0.02,
     step_window=10,
     p_same=0.2,
     step_decay=0.5,
@@ -450,6 +451,7 @@ def call_ploidy(
     grid_step: float = PLOIDY_DEFAULTS["grid_step"],
     t_df: float = PLOIDY_DEFAULTS["t_df"],
     tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
+    tau_floor: float = PLOIDY_DEFAULTS["tau_floor"],
     step_window: int = PLOIDY_DEFAULTS["step_window"],
     p_same: float = PLOIDY_DEFAULTS["p_same"],
     step_decay: float = PLOIDY_DEFAULTS["step_decay"],
@@ -482,6 +484,8 @@ def call_ploidy(
     grid_min, grid_max, grid_step : the grid of mean copy number (log-spaced by ``grid_step``).
     t_df : Student-t degrees of freedom of the level and step likelihoods.
     tau_spread : SD on the log scale of the cell's waviness around the run's (marginalised).
+    tau_floor : relative systematic error of any segment mean, whatever its span (2 %: the
+        chromosome-level scatter of a real euploid cell after correction).
     step_window : bins on each side of a breakpoint used to measure its local step.
     p_same : prior probability that a detected breakpoint does not change the copy number.
     step_decay : prior ratio P(step of n+1 copies) / P(step of n copies).
@@ -526,7 +530,9 @@ def call_ploidy(
     # per-segment inputs of the chain model
     floor2 = (0.01 * rbar) ** 2
     mpos = np.maximum(m, 0.0)
-    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2
+    # sampling noise of the mean, a floor, and a span-independent systematic error (residual
+    # GC/mappability bias at the scale of whole chromosomes, seen in real diploid cells)
+    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2 + (tau_floor * mpos) ** 2
     wave2 = mpos ** 2 * wave.mean_var_factor(span)  # × tau² in the kernel
     if ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns):
         step, vstep = local_steps(seg, ratio, noise, step_window)
