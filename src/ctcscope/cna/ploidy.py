@@ -70,6 +70,8 @@ PLOIDY_DEFAULTS = dict(
     step_decay=0.5,
     base_prior=0.8,
     deviation_scale=0.5,
+    call_deviation_scale=2.0,
+    call_step_decay=0.8,
     wgd_prior=0.7,
     post_wgd_change=0.25,
     prior_range=(1.8, 6.5),
@@ -458,6 +460,8 @@ def call_ploidy(
     base_prior: float = PLOIDY_DEFAULTS["base_prior"],
     deviation_scale: float = PLOIDY_DEFAULTS["deviation_scale"],
     wgd_prior: float = PLOIDY_DEFAULTS["wgd_prior"],
+    call_deviation_scale: float = PLOIDY_DEFAULTS["call_deviation_scale"],
+    call_step_decay: float = PLOIDY_DEFAULTS["call_step_decay"],
     post_wgd_change: float = PLOIDY_DEFAULTS["post_wgd_change"],
     fraction_prior: float = PLOIDY_DEFAULTS["fraction_prior"],
     max_cn: int = PLOIDY_DEFAULTS["max_cn"],
@@ -491,6 +495,8 @@ def call_ploidy(
     step_decay : prior ratio P(step of n+1 copies) / P(step of n copies).
     base_prior : prior probability that a segment sits at the base ploidy.
     deviation_scale : off-base levels have prior ∝ exp(-|k - B| / (deviation_scale * B)).
+    call_deviation_scale, call_step_decay : the same two priors when the copy numbers of the
+        chosen solution are called (flatter, so focal amplifications keep their height).
     wgd_prior : prior probability that a genome with an even base >= 4 arose by doubling;
         its level prior then favours even copy numbers (doubled pre-WGD events).
     post_wgd_change : in a doubled genome, the fraction of off-base segments (and of copy
@@ -615,7 +621,11 @@ def call_ploidy(
     s_hat = float(s[g])
     Aall = _arrays(valid)
     path = np.zeros(Aall[0].size, dtype=np.int64)
-    lq, ls = _model_priors(int(base[g]), bool(wbest[g]), int(max_cn), *pri)
+    # final copy numbers: the same chain, but with flatter priors on the size of deviations and
+    # steps, so that short strong events (focal amplifications) are not shrunk towards the base
+    cpri = (pri[0], pri[1], float(call_deviation_scale), pri[3],
+            np.log((1 - p_same) / 2 * (1 - call_step_decay)), np.log(call_step_decay), pri[6])
+    lq, ls = _model_priors(int(base[g]), bool(wbest[g]), int(max_cn), *cpri)
     _chain(s_hat, taus[tbest[g]] ** 2, *Aall, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
     cn_all = np.full(n_seg, np.nan)
     cn_all[valid] = path / N
