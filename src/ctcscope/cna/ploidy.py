@@ -65,6 +65,7 @@ PLOIDY_DEFAULTS = dict(
     t_df=10.0,
     tau_spread=0.35,
     tau_floor=0.02,
+    scan_min_mb=3.0,
     step_window=10,
     p_same=0.2,
     step_decay=0.5,
@@ -454,6 +455,7 @@ def call_ploidy(
     t_df: float = PLOIDY_DEFAULTS["t_df"],
     tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
     tau_floor: float = PLOIDY_DEFAULTS["tau_floor"],
+    scan_min_mb: float = PLOIDY_DEFAULTS["scan_min_mb"],
     step_window: int = PLOIDY_DEFAULTS["step_window"],
     p_same: float = PLOIDY_DEFAULTS["p_same"],
     step_decay: float = PLOIDY_DEFAULTS["step_decay"],
@@ -488,6 +490,8 @@ def call_ploidy(
     grid_min, grid_max, grid_step : the grid of mean copy number (log-spaced by ``grid_step``).
     t_df : Student-t degrees of freedom of the level and step likelihoods.
     tau_spread : SD on the log scale of the cell's waviness around the run's (marginalised).
+    scan_min_mb : segments spanning less than this (Mb) do not inform the ploidy posterior
+        (they are still called).
     tau_floor : relative systematic error of any segment mean, whatever its span (2 %: the
         chromosome-level scatter of a real euploid cell after correction).
     step_window : bins on each side of a breakpoint used to measure its local step.
@@ -573,6 +577,16 @@ def call_ploidy(
     M = grid_min * np.exp(grid_step * np.arange(G))
     s = rbar / M
     A = _arrays(auto)
+    # short segments (focal events, and pieces the focal scan cut out because they looked
+    # extreme) say little about the lattice and their means are biased by that selection: in
+    # the scan their levels carry no weight (the steps into and out of them still do); they
+    # are called at the end like all others
+    short = (span[auto] < scan_min_mb)
+    if short.any() and (~short).sum() >= 3:
+        A = list(A)
+        A[1] = np.where(short, A[1] * 1e4 + 1.0, A[1])
+        A[2] = np.where(short, 0.0, A[2])
+        A = tuple(A)
     na = nb[auto]
     # base ploidy of each grid point from the nearest whole levels (length-weighted mode)
     base = np.maximum(_modal(np.rint(A[0][None, :] / s[:, None]), na), 1).astype(np.int64)
