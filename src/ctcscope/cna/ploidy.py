@@ -66,7 +66,7 @@ PLOIDY_DEFAULTS = dict(
     tau_spread=0.35,
     tau_floor=0.02,
     scan_min_mb=3.0,
-    step_window=10,
+    step_window_mb=5.0,
     p_same=0.2,
     step_decay=0.5,
     base_prior=0.8,
@@ -456,7 +456,7 @@ def call_ploidy(
     tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
     tau_floor: float = PLOIDY_DEFAULTS["tau_floor"],
     scan_min_mb: float = PLOIDY_DEFAULTS["scan_min_mb"],
-    step_window: int = PLOIDY_DEFAULTS["step_window"],
+    step_window_mb: float = PLOIDY_DEFAULTS["step_window_mb"],
     p_same: float = PLOIDY_DEFAULTS["p_same"],
     step_decay: float = PLOIDY_DEFAULTS["step_decay"],
     base_prior: float = PLOIDY_DEFAULTS["base_prior"],
@@ -494,7 +494,8 @@ def call_ploidy(
         (they are still called).
     tau_floor : relative systematic error of any segment mean, whatever its span (2 %: the
         chromosome-level scatter of a real euploid cell after correction).
-    step_window : bins on each side of a breakpoint used to measure its local step.
+    step_window_mb : span on each side of a breakpoint used to measure its local step (at
+        least 3 bins).
     p_same : prior probability that a detected breakpoint does not change the copy number.
     step_decay : prior ratio P(step of n+1 copies) / P(step of n copies).
     base_prior : prior probability that a segment sits at the base ploidy.
@@ -536,6 +537,7 @@ def call_ploidy(
     else:
         span = np.full(n_seg, 10.0)
     bin_mb = float(np.median(span / np.maximum(nb, 1))) if n_seg else 0.5
+    step_window = int(max(3, round(step_window_mb / max(bin_mb, 1e-3))))
 
     # per-segment inputs of the chain model
     floor2 = (0.01 * rbar) ** 2

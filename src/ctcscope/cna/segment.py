@@ -27,7 +27,7 @@ import pandas as pd
 from .noise import NoiseModel, estimate_noise, vst
 
 #: Default parameters of :func:`segment` (recorded in ``uns['ctcscope']``).
-SEGMENT_DEFAULTS = dict(method="pelt", beta=3.0, min_size=1, focal_z=5.5, focal_mb=3.0)
+SEGMENT_DEFAULTS = dict(method="pelt", beta=3.0, min_size=1, focal_z=1.0, focal_mb=3.0)
 
 METHODS = ("pelt", "binseg")
 
@@ -256,7 +256,9 @@ def segment(
     beta : penalty multiplier; penalty = ``beta * sigma**2 * log(n)``.
     penalty : an explicit penalty on the transformed scale (overrides ``beta``).
     focal_z, focal_mb : short events (at most ``focal_mb`` Mb) standing out of a segment by
-        ``focal_z`` standard errors are split out after PELT (:func:`focal_split`); 0 disables.
+        ``sqrt(2 log(n * L)) + focal_z`` standard errors (n usable bins, L the longest interval
+        in bins: the largest value pure noise reaches, plus a margin; 5.5 at 500 kb, 6.5 at
+        50 kb) are split out after PELT (:func:`focal_split`); ``focal_z = 0`` disables.
 
     Returns
     -------
@@ -294,10 +296,11 @@ def segment(
     sigma2 = noise_sigma2(y, c)
     width = float(np.median(ends - starts)) if len(starts) else 0.0
     max_len = int(min(60, max(3, round(focal_mb * 1e6 / width)))) if (focal_z and width > 0) else 0
+    z_focal = float(np.sqrt(2.0 * np.log(max(idx.size, 2) * max(max_len, 1)))) + float(focal_z)
     for lo, hi in zip(lo_all, hi_all):
         cps = changepoints(y[lo:hi], penalty, method=method, min_size=min_size)
         if max_len:
-            cps = focal_split(np.ascontiguousarray(y[lo:hi]), cps, sigma2, max_len=max_len, z=focal_z)
+            cps = focal_split(np.ascontiguousarray(y[lo:hi]), cps, sigma2, max_len=max_len, z=z_focal)
         a = lo
         for e in cps:
             b = lo + int(e)
