@@ -235,3 +235,18 @@ def test_an_empty_cell_fails_qc_without_crashing(hg19):
     assert not o.qc_pass and "reads" in o.qc_reason
     assert pd.isna(o.ploidy)
     assert np.isnan(out.layers["cn"][1]).all()
+
+
+def test_dask_cluster_gives_the_same_calls(hg19):
+    """Per-sample work through a Dask cluster (``scheduler=``) gives identical results."""
+    distributed = pytest.importorskip("distributed")
+    from ctcscope.simulate import random_design, simulate_cohort
+
+    sim = simulate_cohort(random_design(5, seed=204, n_patients=1), hg19, seed=204)
+    local = call_copy_number(sim.adata, workers=1, quiet=True)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as lc, \
+            distributed.Client(lc) as client:
+        remote = call_copy_number(sim.adata, scheduler=client, quiet=True)
+    for layer in ("ratio", "segment", "cn"):
+        assert np.array_equal(local.layers[layer], remote.layers[layer], equal_nan=True)
+    pd.testing.assert_frame_equal(local.obs, remote.obs)
