@@ -14,8 +14,10 @@ Dask); the few cohort-level parts sit between the passes:
 5. run: groups of cells with near-identical relative profiles (one clone) and the ploidy
    posterior of each group's consensus (median) profile, where one cell's own evidence
    is weak but the clone's is not;
-6. per sample: the ploidy posterior (with its group's consensus as a prior), absolute copy
-   number, instability measures;
+6. per sample: the ploidy posterior, absolute copy number, instability measures; members of
+   a group whose confident calls agree up to doubling are called again with the group's
+   consensus as a prior (a group whose members confidently differ otherwise mixes ploidies
+   and its consensus is not used);
 7. run: QC verdicts and normal-like (flat) profiles relative to the controls.
 """
 from __future__ import annotations
@@ -52,6 +54,7 @@ PIPELINE_DEFAULTS = dict(
     group_min_r=0.55,  # correlation of relative profiles to join a clone group
     group_member_r=0.7,  # correlation of a member with its group's consensus profile
     group_min_size=3,  # smallest group with a consensus
+    group_conf=0.9,  # members this confident must agree (up to doubling) for the consensus to be used
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
@@ -150,11 +153,17 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     pc = call_ploidy(seg, item["noise"], **kw, **pp)
     if pc.ploidy is None:
         return empty
-    if item["is_control"] and pc.ploidy != 2:
-        # a flat profile fits any ploidy; controls and normal-like cells are called as the
-        # diploid cells they most probably are (the copy numbers of the 2n solution), while
-        # the reported confidence, runner-up and WGD probability stay those of the read-depth
-        # evidence alone
+    if item["germline"] and pc.ploidy != 2:
+        # controls (wbc, germline, normal) are diploid by what they are: called on the 2n
+        # solution, with its confidence
+        pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
+                                                     "grid_max": params["control_grid"][1]})
+        if pc.ploidy is None:
+            return empty
+    elif item["is_control"] and pc.ploidy != 2:
+        # a flat profile fits any ploidy; normal-like cells are called as the diploid cells they
+        # most probably are (the copy numbers of the 2n solution), while the reported
+        # confidence, runner-up and WGD probability stay those of the read-depth evidence alone
         free = pc
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
                                                      "grid_max": params["control_grid"][1]})
@@ -308,6 +317,17 @@ def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
     return pc.ploidy_probs if pc.ploidy is not None else {}
 
 
+def _doubling_family(ploidies: set[int]) -> bool:
+    """True when every pair of ploidies differs by a power of two (2n/4n, 3n/6n)."""
+    ps = sorted(p for p in ploidies if p and p > 0)
+    for a in ps:
+        for b in ps:
+            r = max(a, b) / min(a, b)
+            if abs(r - 2 ** round(np.log2(r))) > 1e-9:
+                return False
+    return True
+
+
 def _sanitise(obj):
     """Parameters as plain values h5ad can store (``None`` becomes ``"none"``)."""
     def fix(o):
@@ -459,10 +479,34 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         # a flat profile says nothing about ploidy: controls and normal-like cells are called
         # as the diploid cells they most probably are (searched around 2 copies only)
         r["is_control"] = bool(is_control[i] or nl0[i])
+        r["germline"] = bool(is_control[i])
         r["levels"] = int(levels[i])
         r["wave"] = wave if fixed else _sample_wave(r.get("wave"), wave)
-        r["ploidy_prior"] = gprior.get(groups[i]) or None
+        r["ploidy_prior"] = None
     res3 = map_samples(_pass_call, res2, bins=bins, params=P, description="ploidy and copy number", **mp)
+
+    # members of a group whose confident calls agree up to doubling (one lineage with the ×2
+    # ambiguity unresolved in some cells) are called again with the group's consensus as a
+    # prior; a group whose members confidently differ otherwise (2n, 3n and 4n cells sharing
+    # trunk events) mixes ploidies, and its consensus is not used
+    used = []
+    for gname, gp in gprior.items():
+        if not gp:
+            continue
+        mem = np.flatnonzero(groups == gname)
+        conf = {int(res3[i]["call"].ploidy) for i in mem
+                if res3[i]["call"] is not None and res3[i]["call"].confidence >= P["group_conf"]}
+        if not _doubling_family(conf):
+            continue
+        used.append(gname)
+        redo = [i for i in mem if not res2[i]["is_control"]]
+        for i in redo:
+            res2[i]["ploidy_prior"] = gp
+        new = map_samples(_pass_call, [res2[i] for i in redo], bins=bins, params=P, quiet=True,
+                          workers=workers, scheduler=scheduler, description="clone prior")
+        for i, r in zip(redo, new):
+            res3[i] = r
+    groups = np.array([g if g in used else "" for g in groups], dtype=object)
 
     # profiles whose calls show nothing altered are normal-like too: the posterior puts most of
     # its mass on solutions with every segment at the base, or the call is 2n and (almost) flat;
