@@ -153,7 +153,7 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     pc = call_ploidy(seg, item["noise"], **kw, **pp)
     if pc.ploidy is None:
         return empty
-    if item["germline"] and pc.ploidy != 2:
+    if item["germline"]:
         # controls (wbc, germline, normal) are diploid by what they are: called on the 2n
         # solution, with its confidence
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
