@@ -1,47 +1,47 @@
 """Ploidy and absolute copy number: a posterior over the copy-number scale.
 
 The corrected ratio of a segment measures ``scale * copy_number``; the scale (ratio units per
-copy) is unknown.  Every candidate scale ``s`` on a fine grid, expressed as the mean copy
-number ``M = mean ratio / s`` of the solution (grid covering 1-8.5 copies by default), is
-scored by
+copy) is unknown.  Every candidate scale ``s`` on a fine grid — expressed as the mean copy
+number ``M = mean ratio / s`` of the solution, 1-8.5 copies in 0.2 % steps — is scored by the
+marginal likelihood of a chain model over the segments of each chromosome (forward
+algorithm, numba), times a prior on ``M``:
 
-    log p(segments | s) + log p(s)
+* **levels**: each segment mean against its lattice level ``s * k`` under a Student-t whose
+  variance is the sampling noise of the mean (the cell's :class:`~ctcscope.cna.noise.NoiseModel`,
+  Poisson + over-dispersion, over the segment's bins), a span-independent floor, and
+  long-range waviness averaged over the segment's span (:class:`~ctcscope.cna.noise.WaveModel`;
+  the cell's amplitude is marginalised over a log-normal spread);
+* **local steps**: the change between the last and first bins on either side of each
+  breakpoint, nearly free of waviness (it is the same on both sides), against ``s * d`` for
+  a step of ``d`` copies;
+* **priors on the profile**: a segment sits at the base (the modal level) with probability
+  0.8; off-base levels ∝ ``exp(-|k - B| / (0.5 B))`` — relative deviations, so a finer lattice
+  pays for every level it uses (what stops the "fit error keeps falling as ploidy rises"
+  failure of a plain RMSE fit); steps: "no change" 0.2, otherwise geometric in copies; for an
+  even base ≥ 4 a doubled-genome model is mixed in (prior 0.7) whose off-base levels and steps
+  are even (doubled pre-WGD events) or odd (post-WGD events);
+* **prior on M**: flat on 1.8-6.5 (the study's 2n-6n with room), half-Gaussian on log M
+  outside, and ``-log M`` (one lattice level per base: fewer copies is the simpler
+  explanation when nothing else decides, e.g. a flat profile).
 
-with three parts:
+A Viterbi pass gives each grid point's levels.  The integer ``ploidy`` of a solution is its
+modal copy number (length-weighted over autosomes), as the base ploidy of the study (Oulhen
+et al. 2021, npj Precis Oncol 5:71, doi:10.1038/s41698-021-00203-1) was reported; the
+posterior of each ploidy is the mass of the grid points whose solution has that mode.
 
-1. **Fit** — each segment mean is compared with its nearest copy-number level ``s * k`` under a
-   Student-t (4 d.f., robust to the odd mis-segmented or subclonal segment) whose variance
-   comes from the cell's calibrated noise model (:class:`~ctcscope.cna.noise.NoiseModel`:
-   Poisson + over-dispersion, divided by the segment's number of bins) plus a systematic term
-   ``(tau * level)**2`` for residual bias that does not average out over long segments
-   (waviness; calibrated on the normal controls of the run when there are any).
-2. **Occam factor for levels** — a profile uses ``L`` distinct non-zero copy-number levels; a
-   lattice of spacing ``s`` places each level with prior probability proportional to ``s``,
-   so a solution pays ``L * log(s)`` (and ``n_segments * log(L)`` for assigning segments
-   to levels).  This is what stops the "fit error keeps falling as ploidy rises" failure of a
-   plain RMSE fit: a finer lattice always fits better, but it has to pay for every level.
-3. **Prior on the mean copy number** — weak, log-normal around 2 copies (sd 0.9 on the log
-   scale by default); it only matters when the data cannot tell (a flat profile fits any
-   ploidy equally well, so a flat profile is called 2n).
+The ×2 ambiguity, stated honestly: a profile with levels {1, 2, 3} fits the halved lattice as
+{2, 4, 6} exactly as well; the lower solution wins only through the priors above (each
+off-base segment and step costs more on the finer lattice).  A genuine whole-genome doubling
+is recognised by odd levels and odd steps after the doubling (3, 5 around a base of 4), which
+the halved lattice puts at half copies.  A doubled genome with no odd change at all is
+indistinguishable from its undoubled form in read depth and is called at the lower ploidy
+(with the doubled solution as runner-up); related cells can help (``ploidy_prior``, the
+consensus of a clone).
 
-The ×2 ambiguity, stated honestly: a profile whose levels are {1, 2, 3} fits the lattice of
-spacing ``s/2`` as {2, 4, 6} exactly as well.  The lower solution wins by the Occam factor
-``2**L`` (≈ 8 for three levels), so its confidence is ≈ 0.9, not 1.  A genuine whole-genome
-doubling is recognised when post-doubling gains/losses create odd levels (3, 5 around a
-base of 4): the halved lattice would put those at 1.5, 2.5 and is rejected by the fit.  A
-doubled genome with no odd level left at all is indistinguishable from its undoubled form in
-read-depth data; it is called at the lower ploidy with ``wgd_probability`` of about
-``1 / (1 + 2**L)``.
-
-The integer ``ploidy`` reported for a solution is its modal copy number (length-weighted
-over autosomes), as the base ploidy of the study (Oulhen et al. 2021, npj Precis Oncol
-5:71, doi:10.1038/s41698-021-00203-1) was reported; the posterior of each integer ploidy is
-the posterior mass of the grid points whose solution has that mode.
-
-Pools of ``n`` cells are mixtures: levels are allowed in steps of ``1/n`` copy, fractional
-levels with a lower prior than whole ones (most events are shared by the clones of a pool).
-
-The sex chromosomes never enter the fit (a male cell has one X), only the autosomes.
+Pools of ``n`` cells are mixtures: levels in steps of ``1/n`` copy, fractional levels and
+steps with a low prior shared over the fractions (most events are shared by a pool's clones).
+The sex chromosomes never enter the fit (a male cell has one X); they are called with the
+chosen scale.
 """
 from __future__ import annotations
 
@@ -52,7 +52,6 @@ import math
 import numba
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from ..genome.names import AUTOSOMES
 from .noise import NoiseModel, WaveModel
@@ -116,11 +115,6 @@ class PloidyCall:
             "ploidy_runner_up_prob": self.runner_up_prob, "wgd": self.wgd,
             "wgd_probability": self.wgd_probability,
         }
-
-
-def _t_logpdf(z2: np.ndarray, var: np.ndarray, df: float) -> np.ndarray:
-    return (gammaln((df + 1) / 2) - gammaln(df / 2) - 0.5 * np.log(df * np.pi * var)
-            - (df + 1) / 2 * np.log1p(z2 / (var * df)))
 
 
 def log_prior(M: np.ndarray, prior_range=PLOIDY_DEFAULTS["prior_range"],
