@@ -1,0 +1,324 @@
+"""Synthetic output folders that follow the data contract, for tests and benchmarks of the report.
+
+:func:`write_synthetic_run` writes, without running the pipeline, every file a full
+``ctcscope run`` leaves in its output folder (``docs/data-model.md``), from a small random
+cohort with known clones, ploidies and driver events.  It exists so that the report can be
+tested on each combination of present/absent steps and measured at 10,000 cells in
+seconds; it is *not* the read-level simulator (:mod:`ctcscope.simulate`), and its profiles
+are drawn directly as integer copy number plus Gaussian noise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._atomic import MARKER, write_h5ad, write_json, write_text, write_tsv
+from ..genome import load_genome
+
+ALL_STEPS = ("cna", "cohort", "drivers", "phenotype", "resistance")
+
+# (gene, chrom, start, end, role, pathways) of hg19 loci used for focal events
+_FOCAL = [
+    ("MET", "7", 116312458, 116438440, "activating", "RTK/RAS"),
+    ("MYC", "8", 128748314, 128753680, "activating", "MYC"),
+    ("ALK", "2", 29415639, 30144432, "activating", "RTK/RAS"),
+    ("ERBB2", "17", 37844166, 37886679, "activating", "RTK/RAS"),
+    ("CCND3", "6", 41902670, 42016610, "activating", "Cell cycle"),
+    ("CDKN2A", "9", 21967750, 21995300, "loss_of_function", "Cell cycle"),
+    ("RB1", "13", 48877882, 49056026, "loss_of_function", "Cell cycle"),
+    ("TP53", "17", 7571719, 7590868, "loss_of_function", "Cell cycle;DNA repair"),
+]
+_PHENOS = ["ALK+/CK-", "ALK-/CK+", "ALK+/CK+"]
+_DRUGS = ["crizotinib", "lorlatinib"]
+
+
+def _profiles(n_bins: int, chrom: np.ndarray, arm: np.ndarray, base: int, rng: np.random.Generator,
+              n_events: int) -> np.ndarray:
+    """One integer profile: ``base`` copies with ``n_events`` whole-arm gains or losses."""
+    cn = np.full(n_bins, base, dtype=np.int16)
+    keys = pd.unique(pd.Series(chrom).str.cat(pd.Series(arm)))
+    key_of_bin = pd.Series(chrom).str.cat(pd.Series(arm)).to_numpy()
+    for k in rng.choice(keys, size=min(n_events, len(keys)), replace=False):
+        cn[key_of_bin == k] = max(0, base + rng.choice([-1, 1, 2]))
+    return cn
+
+
+def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int = 3, *, seed: int = 0,
+                        build: str = "hg19", bin_size: int = 1_000_000, steps: Iterable[str] = ALL_STEPS,
+                        simulated: bool = True, sample_ids: Sequence[str] | None = None,
+                        patient_ids: Sequence[str] | None = None, notes: str = "synthetic test cohort") -> dict:
+    """Write a complete output folder for a synthetic cohort and return its truth.
+
+    Parameters
+    ----------
+    out_dir : folder to write (created; marked as a ctcscope folder).
+    n_cells : tumour cells (CTCs) in total; each patient also gets one leukocyte control.
+    n_patients : patients; each has two clones of distinct base ploidy.
+    steps : which steps' files to write (``cna`` always writes cohort.h5ad, cells.tsv,
+        segments.seg; the others add their contract files).
+    simulated : mark run.json as simulated.
+    sample_ids, patient_ids : override the generated ids (to test escaping).
+
+    Returns a dict with ``obs`` (the sample table), ``clone`` and ``ploidy`` truth.
+    """
+    steps = set(steps)
+    rng = np.random.default_rng(seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by ctcscope\n")
+    g = load_genome(build, bin_size)
+    var = g.to_var()
+    use = var["use"].to_numpy(bool)
+    chrom = var["chrom"].to_numpy(str)
+    arm = var["arm"].to_numpy(str)
+    n_bins = len(var)
+
+    patients = list(patient_ids) if patient_ids is not None else [f"P{i + 1}" for i in range(n_patients)]
+    n_patients = len(patients)
+    # clones: two per patient, distinct base ploidy (one WGD clone in every other patient)
+    clone_base, clone_prof, clone_patient = [], [], []
+    for i, p in enumerate(patients):
+        for j, base in enumerate((2 + (i % 2), 4 + (i % 3) if i % 2 == 0 else 3)):
+            prof = _profiles(n_bins, chrom, arm, base, rng, n_events=6)
+            # focal events at driver loci, shared by the patient's clones
+            for gene, c, s, e, role, _ in _FOCAL[(i * 2) % len(_FOCAL):(i * 2) % len(_FOCAL) + 2 + j]:
+                sel = (chrom == c) & (var["end"].to_numpy() > s - 2_000_000) & (var["start"].to_numpy() < e + 2_000_000)
+                prof[sel] = 0 if role == "loss_of_function" else base + 6
+            clone_base.append(base)
+            clone_prof.append(prof)
+            clone_patient.append(p)
+    clone_prof = np.stack(clone_prof)
+
+    # samples: CTCs spread over patients and clones, plus one leukocyte control per patient
+    ids, pats, types, clones = [], [], [], []
+    for k in range(n_cells):
+        pi = k % n_patients
+        ci = 2 * pi + (k // n_patients) % 2
+        ids.append(f"{patients[pi]}_CTC{k // n_patients + 1}")
+        pats.append(patients[pi])
+        types.append("ctc_pool" if k % 17 == 5 else "ctc")
+        clones.append(ci)
+    for pi, p in enumerate(patients):
+        ids.append(f"{p}_WBC")
+        pats.append(p)
+        types.append("wbc")
+        clones.append(-1)
+    if sample_ids is not None:
+        ids[:len(sample_ids)] = list(sample_ids)
+    n = len(ids)
+    clones = np.asarray(clones)
+    cn = np.where(clones[:, None] >= 0, clone_prof[np.clip(clones, 0, None)], 2).astype(np.float32)
+    # a private arm event in every third CTC
+    for r in np.flatnonzero((clones >= 0) & (np.arange(n) % 3 == 0)):
+        cn[r] = np.where(_profiles(n_bins, chrom, arm, 0, rng, 1) != 0, cn[r] + 1, cn[r])
+    cn[:, ~use] = np.nan
+    med = np.nanmedian(cn[:, use], axis=1)
+    scale = 1.0 / med
+    mean_cn = np.nanmean(cn[:, use], axis=1)
+    ploidy = np.array([clone_base[c] if c >= 0 else 2 for c in clones])
+    noise = rng.normal(0.0, 0.08, size=cn.shape).astype(np.float32)
+    ratio = (cn * scale[:, None].astype(np.float32)) * (1 + noise)
+    ratio[:, ~use] = np.nan
+    counts = rng.poisson(np.nan_to_num(ratio, nan=0.5) * 150).astype(np.int32)
+
+    # segments: runs of equal integer CN within a chromosome
+    seg_rows = []
+    chrom_change = np.r_[True, chrom[1:] != chrom[:-1]]
+    segment = np.full_like(ratio, np.nan)
+    ub = np.flatnonzero(use)
+    for r in range(n):
+        v = cn[r, ub]
+        brk = np.r_[True, (v[1:] != v[:-1]) | chrom_change[ub][1:]]
+        starts = np.flatnonzero(brk)
+        ends = np.r_[starts[1:], len(ub)]
+        sums = np.add.reduceat(ratio[r, ub], starts)
+        means = sums / (ends - starts)
+        segment[r, ub] = np.repeat(means, ends - starts)
+        b0, b1 = ub[starts], ub[ends - 1]
+        seg_rows.append(pd.DataFrame({
+            "sample_id": ids[r], "chrom": chrom[b0], "start": var["start"].to_numpy()[b0],
+            "end": var["end"].to_numpy()[b1], "n_bins": ends - starts, "seg_mean": means,
+            "cn": v[starts].astype(int)}))
+    segments = pd.concat(seg_rows, ignore_index=True)
+
+    grid = np.round(np.arange(1.5, 8.01, 0.05), 2)
+    post = np.exp(-0.5 * ((grid[None, :] - mean_cn[:, None]) / 0.12) ** 2)
+    post /= post.sum(axis=1, keepdims=True)
+    conf = np.clip(0.55 + 0.45 * rng.random(n), 0, 1)
+    fga = np.nanmean(cn[:, use] != ploidy[:, None], axis=1)
+    qc_fail = np.zeros(n, bool)
+    qc_fail[rng.choice(n, size=max(1, n // 12), replace=False)] = True
+    qc_fail[types.index("wbc")] = False
+    reasons = np.where(qc_fail, "mapd>0.45;reads<100000", "")
+    pheno = [("CD45+" if t == "wbc" else _PHENOS[k % 3]) for k, t in enumerate(types)]
+    obs = pd.DataFrame({
+        "patient": pats, "sample_type": pd.Categorical(types), "pool_size": [5 if t == "ctc_pool" else 1 for t in types],
+        "phenotype": pheno, "isolation": "FACS", "gii": rng.integers(1, 5, n).astype(float), "bam": "",
+        "reads": counts.sum(axis=1).astype(np.int64), "reads_total": (counts.sum(axis=1) * 1.2).astype(np.int64),
+        "mapd": np.where(qc_fail, 0.5, rng.uniform(0.15, 0.3, n)), "usable_bins": int(use.sum()),
+        "overdispersion": rng.uniform(1.5, 4, n), "n_segments": segments.groupby("sample_id", sort=False).size().reindex(ids).to_numpy(),
+        "ploidy": ploidy, "mean_cn": mean_cn, "scale": scale, "ploidy_confidence": conf,
+        "ploidy_runner_up": ploidy * 2 // 1 % 9, "ploidy_runner_up_prob": 1 - conf,
+        "wgd": ploidy >= 4, "wgd_probability": post[:, grid >= 3.5].sum(axis=1),
+        "qc_pass": ~qc_fail, "qc_reason": reasons, "normal_like": clones < 0,
+        "fga": fga, "breakpoints": segments.groupby("sample_id", sort=False).size().reindex(ids).to_numpy() - 23,
+        "wgii": fga * 0.9, "n_cn_states": [len(np.unique(cn[r, use])) for r in range(n)],
+        "max_amplification": np.nanmax(cn[:, use], axis=1).astype(int),
+        "clone": ["" if c < 0 else f"{clone_patient[c]}_c{c % 2 + 1}" for c in clones],
+        "cluster_order": -1,
+    }, index=pd.Index(ids, name="sample_id"))
+    tumour = np.flatnonzero(clones >= 0)
+    obs.iloc[tumour, obs.columns.get_loc("cluster_order")] = np.argsort(np.argsort(clones[tumour] * 100000 + tumour))
+
+    run = {"tool": "ctcscope", "simulated": simulated, "notes": notes, "steps": []}
+    from ..provenance import run_record
+
+    if "cna" in steps:
+        import anndata as ad
+
+        a = ad.AnnData(obs=obs, var=var)
+        a.layers["counts"] = counts
+        a.layers["ratio"] = ratio
+        a.layers["segment"] = segment
+        a.layers["cn"] = cn
+        a.obsm["ploidy_posterior"] = post
+        a.uns["ploidy_grid"] = grid
+        a.uns["segments"] = segments
+        rec = run_record("ctcscope demo" if simulated else "ctcscope run",
+                         {"bin_size": bin_size, "genome": build, "seed": seed})
+        rec["genome"] = {"build": build, "bin_size": bin_size, "source": g.source}
+        rec["step"] = "copy_number"
+        rec["simulated"] = simulated
+        a.uns["ctcscope"] = {k: v for k, v in rec.items() if k != "inputs"}
+        write_h5ad(out / "cohort.h5ad", a)
+        write_tsv(out / "cells.tsv", obs.reset_index())
+        seg = segments.rename(columns={"sample_id": "ID", "start": "loc.start", "end": "loc.end",
+                                       "n_bins": "num.mark", "cn": "copy_number"})
+        seg["loc.start"] = seg["loc.start"] + 1
+        seg["seg.mean"] = np.log2(np.clip(segments["seg_mean"], 1e-3, None)).round(4)
+        write_tsv(out / "segments.seg", seg[["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]])
+        run["steps"].append(rec)
+
+    treatment_group = {p: _DRUGS[i % 2] for i, p in enumerate(patients)}
+    if "cohort" in steps:
+        cl = obs.loc[obs.clone != "", ["clone", "cluster_order"]].reset_index()
+        write_tsv(out / "clusters.tsv", cl)
+        div = pd.DataFrame({"patient": patients,
+                            "n_cells": [int(((obs.patient == p) & (clones >= 0)).sum()) for p in patients],
+                            "within_median_distance": rng.uniform(5, 20, n_patients).round(2),
+                            "between_median_distance": rng.uniform(25, 40, n_patients).round(2),
+                            "permutation_p": rng.uniform(0.001, 0.01, n_patients).round(4)})
+        write_tsv(out / "diversity.tsv", div)
+        _heatmap_png(out / "figures" / "heatmap.png", cn[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])],
+                     ploidy[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])])
+        run["steps"].append(dict(run_record("ctcscope cluster", {"grid": 250_000}), step="cohort"))
+
+    if "drivers" in steps:
+        rows = []
+        starts_v, ends_v = var["start"].to_numpy(), var["end"].to_numpy()
+        for gene, c, s, e, role, pw in _FOCAL:
+            b = np.flatnonzero((chrom == c) & (ends_v > s) & (starts_v < e) & use)
+            if len(b) == 0:
+                continue
+            g_cn = np.nanmedian(cn[:, b], axis=1)
+            for r in tumour:
+                rel = g_cn[r] / ploidy[r]
+                state = ("amp" if rel >= 2 else "gain" if rel > 1 else "homdel" if g_cn[r] == 0
+                         else "loss" if rel < 1 else "neutral")
+                if (role == "activating" and state in ("gain", "amp")) or \
+                   (role == "loss_of_function" and state in ("loss", "homdel")):
+                    rows.append({"sample_id": ids[r], "patient": pats[r], "sample_type": types[r],
+                                 "phenotype": pheno[r], "treatment_group": treatment_group[pats[r]],
+                                 "gene": gene, "chrom": c, "start": s, "end": e, "state": state,
+                                 "copy_number": g_cn[r], "ploidy": ploidy[r], "relative_cn": round(rel, 3),
+                                 "role": role, "pathways": pw, "confidence": "high", "source": "Bailey 2018"})
+        drv = pd.DataFrame(rows)
+        write_tsv(out / "drivers.tsv", drv)
+        pw = (drv.assign(pathway=drv.pathways.str.split(";")).explode("pathway")
+              .groupby("pathway").agg(n_genes=("gene", "nunique"), n_events=("gene", "size"),
+                                      genes=("gene", lambda s: ";".join(sorted(set(s)))))
+              .sort_values("n_genes", ascending=False).reset_index())
+        write_tsv(out / "pathways.tsv", pw)
+        _heatmap_png(out / "figures" / "drivers.png", np.random.default_rng(seed).random((8, 30)), None)
+        run["steps"].append(dict(run_record("ctcscope drivers", {}), step="drivers"))
+
+    if "phenotype" in steps:
+        ev = []
+        for pi, p in enumerate(patients):
+            m = 40 + 10 * pi
+            ph = rng.choice(_PHENOS + ["outside"], size=m, p=[0.35, 0.45, 0.1, 0.1])
+            ev.append(pd.DataFrame({
+                "sample_id": [f"{p}_ev{k}" for k in range(m)], "patient": p, "file": f"{p}_sort.fcs",
+                "well": [f"{'ABCDEFGH'[k // 12 % 8]}{k % 12 + 1}" for k in range(m)], "phenotype": ph,
+                "in_gate": ph != "outside", "ALK": rng.lognormal(6, 1, m).round(1),
+                "CK": rng.lognormal(6, 1, m).round(1), "CD45": rng.lognormal(3, 1, m).round(1)}))
+            _heatmap_png(out / "figures" / f"gating_{p}.png", rng.random((20, 20)), None)
+        write_tsv(out / "phenotypes.tsv", pd.concat(ev, ignore_index=True))
+        run["steps"].append(dict(run_record("ctcscope phenotype", {}), step="phenotype"))
+
+    if "resistance" in steps:
+        write_json(out / "resistance.json", synthetic_resistance(obs, patients, treatment_group, notes))
+        run["steps"].append(dict(run_record("ctcscope resist", {}), step="resistance"))
+
+    write_json(out / "run.json", run)
+    return {"obs": obs, "clones": clones, "ploidy": ploidy, "segments": segments}
+
+
+def synthetic_resistance(obs: pd.DataFrame, patients: Sequence[str], group: dict, notes: str) -> dict:
+    """A resistance.json in the documented schema (``docs/resistance.md``) for the synthetic cohort."""
+    drugs = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
+    ev = {"citation": "Pan Y, et al. Front Oncol. 2021;11:713530",
+          "doi": "10.3389/fonc.2021.713530", "kind": "in vitro", "level": "D"}
+    out = []
+    for i, p in enumerate(patients):
+        ctcs = obs.index[(obs.patient == p) & (obs.sample_type.astype(str) != "wbc")].tolist()
+        carriers = ctcs[: max(1, len(ctcs) // 3)]
+        last = group[p]
+        out.append({
+            "patient": p, "fusion": "EML4-ALK", "variant": "v3" if i % 2 else "v1", "notes": notes,
+            "treatments": [{"drug": "crizotinib", "months": 9.5, "best_response": "PR", "progressed": True}] +
+                          ([{"drug": "lorlatinib", "months": 3.6, "best_response": "PR", "progressed": True}]
+                           if last == "lorlatinib" else []),
+            "drug_at_resistance": last,
+            "mutations": [{"name": "G1202R", "found_in": carriers[:1] + ["ctDNA"]}],
+            "mechanisms": [{"name": "MET amplification", "category": "off-target", "gene": "MET",
+                            "alteration": "amplification", "cells": carriers, "n_cells": len(carriers),
+                            "n_evaluable": len(ctcs), "prevalence": len(carriers) / max(1, len(ctcs)),
+                            "co_occurrence": "in different cells", "evidence": [ev]},
+                           {"name": "ALK G1202R", "category": "on-target", "gene": "ALK", "alteration": "G1202R",
+                            "cells": carriers[:1], "n_cells": 1, "n_evaluable": len(ctcs),
+                            "prevalence": 1 / max(1, len(ctcs)), "evidence": [ev]}],
+            "activity": [{"drug": d, "activity": ("resistant" if d in ("crizotinib", "ceritinib", "alectinib")
+                                                  else "sensitive" if d == "lorlatinib" else "intermediate"),
+                          "level": "C", "evidence": [ev], "conflict": d == "brigatinib"} for d in drugs],
+            "options": [{"therapy": "lorlatinib" if last != "lorlatinib" else "ALK TKI + MET inhibitor (crizotinib, capmatinib)",
+                         "rationale": "G1202R retains sensitivity to lorlatinib" if last != "lorlatinib"
+                         else "MET amplification in CTCs after lorlatinib", "level": "C", "evidence": [ev],
+                         "already_failed": False}],
+            "conflicts": [{"statement": "brigatinib activity against G1202R", "sources": [ev, dict(ev, level="C")]}],
+            "caveats": ["preclinical evidence only for some statements", "research use only"],
+        })
+    return {"schema": "ctcscope.resistance/1", "research_use_only": True, "patients": out}
+
+
+def _heatmap_png(path: Path, m: np.ndarray, track: np.ndarray | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .._atomic import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=60)
+    ax.imshow(np.nan_to_num(m, nan=2), aspect="auto", cmap="RdBu_r", interpolation="nearest")
+    ax.set_axis_off()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+__all__ = ["ALL_STEPS", "write_synthetic_run", "synthetic_resistance", "write_text"]
