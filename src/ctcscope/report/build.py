@@ -129,7 +129,8 @@ def _file_uri(path: Path) -> str:
 class _Model:
     """Collects figures, tables and images while the sections are assembled."""
 
-    def __init__(self, static_fallback: bool):
+    def __init__(self, static_fallback: bool, max_table_rows: int = 20_000):
+        self.max_table_rows = max_table_rows
         self.figures: dict[str, dict] = {}
         self.tables: dict[str, dict] = {}
         self.derived: dict[str, pd.DataFrame] = {}
@@ -154,12 +155,14 @@ class _Model:
             source = f"{TABLES_DIR}/{name}.tsv"
         cols = [str(c) for c in df.columns]
         num = [bool(pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])) for c in df.columns]
-        rows = [[_cell(v) for v in r] for r in df.itertuples(index=False, name=None)]
+        n = len(df)
+        # a huge table (e.g. drivers of 10,000 cells) is embedded in part; the file has it all
+        rows = [[_cell(v) for v in r] for r in df.head(self.max_table_rows).itertuples(index=False, name=None)]
         pcol = cols.index("patient") if "patient" in cols else None
         self.tables[name] = {"columns": cols, "numeric": num, "rows": rows, "patient_col": pcol,
-                             "file": f"{name}.csv", "caption": caption}
+                             "file": f"{name}.csv", "caption": caption, "n_total": n}
         return {"name": name, "caption": caption, "source": source, "columns": cols, "numeric": num,
-                "preview": rows[:preview_rows], "n": len(rows)}
+                "preview": rows[:preview_rows], "n": n, "n_embedded": len(rows)}
 
 
 def _cell(v: Any) -> Any:
@@ -254,9 +257,15 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
         return dict(sec, ran=False, notrun=_notrun("copy number (ploidy)", "ctcscope run"))
     pc = S.ploidy_counts(res.obs)
     return dict(sec, ran=True,
-                fig_bars=m.figure("ploidy_bars", F.fig_ploidy_bars(pc)),
-                fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs)),
-                fig_fga=m.figure("instability", F.fig_instability(res.obs)),
+                fig_bars=m.figure("ploidy_bars", F.fig_ploidy_bars(pc),
+                                  "QC-passed tumour samples at each base ploidy; 4n and above count as whole-genome "
+                                  "doubling (the study's Fig. 2c)."),
+                fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs),
+                                   "Red: WGD, blue: no WGD, grey: normal controls; dotted line at 3.5 copies. "
+                                   "Hover for the ploidy confidence and P(WGD)."),
+                fig_fga=m.figure("instability", F.fig_instability(res.obs),
+                                 "Fraction of the usable genome whose integer copy number differs from the "
+                                 "sample's ploidy, tumour samples."),
                 counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples)",
                                derived=True),
                 inst=m.table("instability_by_patient", S.instability_by_patient(res.obs),

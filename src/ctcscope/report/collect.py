@@ -8,7 +8,8 @@ with one sentence naming the file, never skipped silently.
 
 The copy-number layers of ``cohort.h5ad`` are *not* loaded here: for a 10,000-cell run
 they are hundreds of megabytes.  :class:`CohortStore` reads the rows the report needs
-straight from the HDF5 file.
+straight from the HDF5 file.  Segments are not read either: the profiles are drawn from
+the ``segment`` and ``cn`` layers, and ``segments.seg`` is pointed to for IGV.
 """
 from __future__ import annotations
 
@@ -73,7 +74,6 @@ class RunOutputs:
     run: dict | None = None
     obs: pd.DataFrame | None = None          # one row per sample, index sample_id
     store: CohortStore | None = None
-    segments: pd.DataFrame | None = None
     ploidy_grid: np.ndarray | None = None
     ploidy_posterior: np.ndarray | None = None  # aligned with obs rows
     genome: dict = field(default_factory=dict)  # build, bin_size, source
@@ -118,21 +118,6 @@ def _read_json(path: Path, what: str) -> Any:
                          f"re-run the {what} step to rewrite it") from e
 
 
-def _read_seg(path: Path) -> pd.DataFrame:
-    df = _read_table(path, "copy-number", ("ID", "chrom", "loc.start", "loc.end"))
-    out = pd.DataFrame({
-        "sample_id": df["ID"].astype(str),
-        "chrom": df["chrom"].astype(str).str.replace(r"^chr", "", regex=True),
-        # SEG is 1-based inclusive; the contract keeps 0-based half-open in memory
-        "start": df["loc.start"].astype(np.int64) - 1,
-        "end": df["loc.end"].astype(np.int64),
-        "n_bins": df.get("num.mark", pd.Series(np.nan, index=df.index)),
-        "seg_mean": 2.0 ** df["seg.mean"] if "seg.mean" in df else np.nan,
-        "cn": df.get("copy_number", pd.Series(np.nan, index=df.index)),
-    })
-    return out
-
-
 def _read_h5ad(path: Path, res: RunOutputs) -> None:
     import h5py
     from anndata.io import read_elem
@@ -143,8 +128,6 @@ def _read_h5ad(path: Path, res: RunOutputs) -> None:
             var = read_elem(f["var"])
             layers = tuple(f["layers"].keys()) if "layers" in f else ()
             uns = f["uns"] if "uns" in f else {}
-            if "segments" in uns:
-                res.segments = read_elem(uns["segments"])
             if "ploidy_grid" in uns:
                 res.ploidy_grid = np.asarray(read_elem(uns["ploidy_grid"]), dtype=float)
             if "ctcscope" in uns:
@@ -208,12 +191,6 @@ def collect_outputs(out_dir: str | Path) -> RunOutputs:
             extra = [c for c in cells.columns if c not in res.obs.columns]
             if extra:
                 res.obs = res.obs.join(cells[extra], how="left")
-    if res.segments is None and res.has("segments.seg"):
-        res.segments = _read_seg(out / "segments.seg")
-    if res.segments is not None:
-        res.segments = res.segments.copy()
-        res.segments["sample_id"] = res.segments["sample_id"].astype(str)
-        res.segments["chrom"] = res.segments["chrom"].astype(str)
     for name, attr, what, req in (
         ("clusters.tsv", "clusters", "cohort", ("sample_id",)),
         ("diversity.tsv", "diversity", "cohort", ()),

@@ -44,6 +44,8 @@ def _layout(**kw) -> dict:
     lay = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE_LAYOUT.items()}
     for k, v in kw.items():
         lay[k] = v
+    if isinstance(lay.get("title"), dict):  # left-aligned and small, clear of the mode bar
+        lay["title"] = {"x": 0.0, "xanchor": "left", "font": {"size": 13}, **lay["title"]}
     return lay
 
 
@@ -117,7 +119,7 @@ def fig_ploidy_bars(pc: pd.DataFrame) -> dict | None:
             "marker": {"color": PLOIDY_COLOURS.get(int(pl), "#000000")},
         })
     return {"data": data, "layout": _layout(
-        barmode="stack", title={"text": "Ploidy and whole-genome doubling per patient (QC-passed tumour samples)"},
+        barmode="stack", title={"text": "Ploidy and WGD per patient"},
         yaxis={"title": {"text": "samples"}}, xaxis={"title": {"text": "patient"}}, height=380)}
 
 
@@ -146,8 +148,8 @@ def fig_ploidy_cells(obs: pd.DataFrame) -> dict | None:
             "marker": {"color": list(col), "size": 7, "line": {"width": 0.5, "color": "#333"}}, "showlegend": False,
         })
     return {"data": data, "layout": _layout(
-        title={"text": "Mean copy number per sample (red: WGD, blue: no WGD, grey: normal control)"},
-        xaxis={"tickmode": "array", "tickvals": list(range(len(pats))), "ticktext": [_h(p or "(no patient)") for p in pats],
+        title={"text": "Mean copy number per sample"},
+        xaxis={"zeroline": False, "tickmode": "array", "tickvals": list(range(len(pats))), "ticktext": [_h(p or "(no patient)") for p in pats],
                "title": {"text": "patient"}},
         yaxis={"title": {"text": "mean copy number"}, "dtick": 1, "rangemode": "tozero"},
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 3.5, "y1": 3.5,
@@ -170,7 +172,7 @@ def fig_instability(obs: pd.DataFrame) -> dict | None:
             "marker": {"color": colour_of(i), "size": 5}, "line": {"color": colour_of(i)},
         })
     return {"data": data, "layout": _layout(
-        title={"text": "Fraction of genome altered relative to ploidy (tumour samples)"},
+        title={"text": "Fraction of genome altered relative to ploidy"},
         yaxis={"title": {"text": "FGA"}, "range": [0, 1]}, showlegend=False, height=360)}
 
 
@@ -216,6 +218,16 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
     zz = d.assign(z=d["state"].map(_STATE_Z).fillna(0)).pivot_table(index="gene", columns="sample_id", values="z",
                                                                       aggfunc="first")
     z.update(zz)
+    # separators and names of the column groups (treatment group or patient)
+    shapes, annotations = [], []
+    bounds = np.flatnonzero(samples[grp].astype(str).to_numpy()[1:] != samples[grp].astype(str).to_numpy()[:-1]) + 1
+    for b in bounds:
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": b - 0.5, "x1": b - 0.5, "y0": 0, "y1": 1,
+                       "line": {"color": "#000", "width": 2}})
+    edges = np.r_[0, bounds, len(samples)]
+    for a, b in zip(edges[:-1], edges[1:]):
+        annotations.append({"x": (a + b - 1) / 2, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                            "showarrow": False, "text": _h(samples[grp].astype(str).iloc[a]), "font": {"size": 11}})
     ylab = [_h(f"{g} · {p}") for g, p in zip(genes["gene"], genes["pw"])]
     return {"data": [{
         "type": "heatmap", "z": z.to_numpy().tolist(), "x": [_h(v) for v in samples["sample_id"]], "y": ylab,
@@ -226,7 +238,8 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
         "hovertemplate": "%{x}<br>%{y}<br>%{z}<extra>+2 amp, +1 gain, −1 loss, −2 homdel</extra>",
     }], "layout": _layout(
         title={"text": f"Driver CNAs by pathway (columns grouped by {grp.replace('_', ' ')})"},
-        xaxis={"showticklabels": len(samples) <= 80, "tickangle": -90},
+        xaxis={"showticklabels": len(samples) <= 80, "tickangle": -90, "automargin": True},
+        shapes=shapes, annotations=annotations,
         yaxis={"automargin": True, "autorange": "reversed", "dtick": 1},
         height=max(320, 14 * len(genes) + 160))}
 

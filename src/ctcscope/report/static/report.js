@@ -41,7 +41,11 @@
         t.z = t.z.map(function (row) { return cols.map(function (i) { return row[i]; }); });
       }
     });
-    return { data: data, layout: deep(spec.layout) };
+    var layout = deep(spec.layout);
+    if (p && data.some(function (t) { return t.meta && t.meta.patients_x; })) {
+      layout.shapes = []; layout.annotations = [];  /* group separators no longer apply */
+    }
+    return { data: data, layout: layout };
   }
   function drawFigure(div) {
     var id = div.getAttribute("data-fig"), spec = DATA.figures[id];
