@@ -303,10 +303,16 @@ def test_resistance_page_content(full_run):
     text = re.sub(r"\s+", " ", "".join(_parse(html).text))
     for p in res["patients"]:
         m = p["mechanisms"][0]
-        assert f"{m['n_cells']} of {m['n_evaluable']} cells" in text
+        pct = round(100 * m["fraction"])
+        assert f"{m['n_cells']} of {m['n_total']} ({pct} %)" in text
         assert f"Patient {p['patient']}" in text
     # the TKI columns in approval order, and the drug the patient progressed on is marked
     heads = re.findall(r"<th>(crizotinib|ceritinib|alectinib|brigatinib|ensartinib|lorlatinib)</th>", html)
     assert heads[:6] == ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
     assert "act-failed" in html and "progressed on it" in text
+    # the conflicting call is shown with both sides, not resolved
+    assert "act-conflicting" in html
+    assert "brigatinib against ALK G1202R: 1 statement(s) say sensitive, 1 say resistant" in text
     assert text.count("For research use only") >= 3
+    acts = pd.read_csv(out / "report_tables" / "resistance_activity.tsv", sep="\t")
+    assert set(acts["drug"]) == {"crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"}

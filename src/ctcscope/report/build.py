@@ -319,8 +319,7 @@ def _section_resistance(res: RunOutputs, m: _Model) -> dict:
         return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist"))
     views = patient_views(res.resistance)
     flat = flat_tables(views)
-    tables = [m.table(k, v if len(v) else None, k.replace("_", " ").capitalize(),
-                      derived=not (k == "resistance_activity" and res.resistance_table is not None))
+    tables = [m.table(k, v if len(v) else None, k.replace("_", " ").capitalize(), derived=True)
               for k, v in flat.items()]
     kb = res.resistance.get("knowledge_base") or res.resistance.get("kb")
     return dict(sec, ran=True, patients=views, tables=[t for t in tables if t], kb=kb, tki_order=TKI_ORDER,

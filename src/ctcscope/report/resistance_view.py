@@ -1,10 +1,11 @@
-"""Shape ``resistance.json`` (``docs/resistance.md``) into what the resistance pages show.
+"""Shape ``resistance.json`` (schema: ``docs/resistance.md``) into what the resistance pages show.
 
-The page for each patient has: treatment timeline, mutations and where they were found,
-mechanisms with per-cell prevalence, the TKI × expected-activity matrix, options with
-evidence and levels, conflicts and caveats.  The reader is tolerant: a field it does not
-know is still shown (under "other details"), so nothing the engine writes is lost if the
-schema grows.
+The page for each patient has: treatment timeline, the cells read, ALK mutations and
+where they were found, mechanisms with per-cell prevalence and co-occurrence, the TKI ×
+expected-activity matrix (one row per ALK variant unit, with the evidence behind each
+call), options with evidence and levels, what is not proposed and why, conflicts and
+caveats.  The reader is tolerant: a field it does not know is still shown (under "other
+details"), so nothing the engine writes is lost if the schema grows.
 """
 from __future__ import annotations
 
@@ -15,59 +16,68 @@ import pandas as pd
 #: The ALK inhibitors in the order the matrix shows them (approval order).
 TKI_ORDER = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
 DRUG_COLOURS = {"crizotinib": "#1f78b4", "ceritinib": "#33a02c", "alectinib": "#6a3d9a", "brigatinib": "#b15928",
-                "ensartinib": "#e31a1c", "lorlatinib": "#ff7f00", "chemotherapy": "#666666"}
-_KNOWN = {"patient", "id", "patient_id", "fusion", "variant", "notes", "treatments", "drug_at_resistance",
-          "mutations", "mechanisms", "activity", "activity_matrix", "matrix", "options", "conflicts", "caveats",
-          "research_use_only"}
+                "ensartinib": "#e31a1c", "lorlatinib": "#ff7f00"}
+CALL_CLASSES = {"sensitive": "sensitive", "resistant": "resistant", "conflicting": "conflicting",
+                "reduced": "reduced", "intermediate": "reduced", "unknown": "unknown"}
+_KNOWN = {"patient", "id", "fusion", "fusion_variant", "variant", "histology", "treatments", "drug_at_resistance",
+          "failed_alk_tkis", "cells", "alk_mutations", "mutations", "other_alterations", "mechanisms",
+          "co_occurrence", "tki_activity", "activity", "options", "not_proposed", "notes", "caveats", "conflicts"}
+_KIND = {"clinical_trial": "clinical trial", "patient_samples": "patient samples", "case_report": "case report",
+         "in_vitro": "in vitro", "in_vivo": "in vivo", "preclinical": "preclinical", "review": "review",
+         "in_silico": "in silico"}
 
 
 def _s(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v != v:
+    if v is None or (isinstance(v, float) and v != v):
         return ""
     return str(v)
 
 
-def evidence_text(e: Any) -> dict:
-    """One evidence item → ``{"text", "level", "kind", "ids"}`` for display."""
-    if isinstance(e, str):
-        return {"text": e, "level": "", "kind": "", "ids": ""}
+def statement_view(e: Any) -> dict:
+    """One evidence statement → ``{level, source, ids, kind, text, effect, drug, variant, via}``."""
     if not isinstance(e, dict):
-        return {"text": _s(e), "level": "", "kind": "", "ids": ""}
-    text = _s(e.get("citation") or e.get("source") or e.get("reference") or e.get("title") or
-              e.get("statement") or "")
+        return {"level": "", "source": _s(e), "ids": "", "kind": "", "text": "", "effect": "", "drug": "",
+                "variant": "", "via": ""}
     ids = []
-    for k, lab in (("pmid", "PMID"), ("doi", "doi"), ("eid", "CIViC"), ("civic_eid", "CIViC"), ("nct", "NCT")):
-        if e.get(k):
-            ids.append(f"{lab} {e[k]}" if lab not in ("doi",) else f"doi:{e[k]}")
-    return {"text": text, "level": _s(e.get("level")), "kind": _s(e.get("kind") or e.get("evidence_kind") or e.get("type")),
-            "ids": "; ".join(ids), "statement": _s(e.get("statement")) if e.get("citation") or e.get("source") else ""}
+    if e.get("pmid"):
+        ids.append(f"PMID {e['pmid']}")
+    if e.get("doi"):
+        ids.append(f"doi:{e['doi']}")
+    if str(e.get("id", "")).startswith("civic-"):
+        ids.append(str(e["id"]).replace("civic-", "CIViC "))
+    text = _s(e.get("text") or e.get("statement") or e.get("note"))
+    if e.get("printed") and not e.get("text"):
+        text = f"printed \"{e['printed']}\"" + (f"; {e['note']}" if e.get("note") else "")
+    return {"level": _s(e.get("level")), "source": _s(e.get("source") or e.get("citation") or e.get("reference")),
+            "ids": "; ".join(ids), "kind": _KIND.get(_s(e.get("kind")), _s(e.get("kind")).replace("_", " ")),
+            "text": text, "effect": _s(e.get("effect")), "drug": _s(e.get("drug")),
+            "variant": _s(e.get("variant")), "via": _s(e.get("via"))}
 
 
-def _evidence_list(v: Any) -> list[dict]:
-    if v is None:
+def _statements(v: Any) -> list[dict]:
+    if not v:
         return []
-    if not isinstance(v, list):
-        v = [v]
-    return [evidence_text(e) for e in v]
+    return [statement_view(e) for e in (v if isinstance(v, list) else [v])]
+
+
+def _best_level(sts: list[dict]) -> str:
+    lv = sorted(s["level"] for s in sts if s["level"])
+    return lv[0] if lv else ""
 
 
 def timeline(treatments: list | None) -> list[dict]:
-    """Treatment lines with a width proportional to months (equal widths when unknown)."""
+    """Treatment lines with a width proportional to months (the mean when unknown)."""
     rows = []
     for t in treatments or []:
         if isinstance(t, str):
             t = {"drug": t}
-        months = t.get("months")
         try:
-            m = float(months)
+            m = float(t.get("months"))
         except (TypeError, ValueError):
             m = None
         drug = _s(t.get("drug") or t.get("name"))
         resp = _s(t.get("best_response") or t.get("response"))
-        rows.append({"drug": drug, "months": m, "response": resp,
-                     "progressed": bool(t.get("progressed")) or resp.upper() == "PD",
+        rows.append({"drug": drug, "months": m, "response": resp, "progressed": bool(t.get("progressed")),
                      "colour": DRUG_COLOURS.get(drug.lower(), "#486581")})
     known = [r["months"] for r in rows if r["months"]]
     default = (sum(known) / len(known)) if known else 1.0
@@ -76,92 +86,82 @@ def timeline(treatments: list | None) -> list[dict]:
     return rows
 
 
-def _activity_matrix(p: dict) -> dict | None:
-    """Normalise the engine's activity output to rows (alteration sets) × TKI columns."""
-    act = p.get("activity", p.get("activity_matrix", p.get("matrix")))
-    if not act:
-        return None
+def _matrix(p: dict) -> dict | None:
+    """TKI × expected activity: one row per ALK variant unit, plus the patient-level summary."""
+    ta = p.get("tki_activity")
+    failed = {d.lower() for d in (p.get("failed_alk_tkis") or [])}
+    failed |= {t["drug"].lower() for t in timeline(p.get("treatments")) if t["progressed"]}
     cells: dict[tuple[str, str], dict] = {}
     rows: list[str] = []
     drugs: list[str] = []
 
-    def put(row: str, drug: str, v: Any) -> None:
-        if isinstance(v, dict):
-            d = v
-            val = d.get("activity", d.get("call", d.get("expected", "")))
-        else:
-            d, val = {}, v
+    def put(row: str, drug: str, call: str, **kw) -> None:
         if row not in rows:
             rows.append(row)
         if drug not in drugs:
             drugs.append(drug)
-        cells[(row, drug)] = {
-            "activity": _s(val), "level": _s(d.get("level")), "conflict": bool(d.get("conflict") or d.get("conflicts")),
-            "failed": bool(d.get("already_failed") or d.get("failed")),
-            "note": _s(d.get("note") or d.get("rationale") or d.get("reason")),
-            "evidence": _evidence_list(d.get("evidence")),
-        }
+        cells[(row, drug)] = {"call": call, "cls": CALL_CLASSES.get(call.lower(), "unknown"), **kw}
 
-    default_row = " + ".join(_s(m.get("name") if isinstance(m, dict) else m) for m in p.get("mutations") or []) \
-        or "patient"
-    if isinstance(act, list):
-        for r in act:
-            if not isinstance(r, dict):
-                continue
-            drug = _s(r.get("drug") or r.get("tki"))
-            row = _s(r.get("alteration") or r.get("mutation") or r.get("mutations") or default_row)
-            put(row, drug, r)
-    elif isinstance(act, dict):
-        if "drugs" in act and "rows" in act:
-            for r in act["rows"]:
-                row = _s(r.get("alteration") or r.get("mutation") or r.get("name") or default_row)
-                for drug, v in (r.get("activity") or r.get("cells") or {}).items():
-                    put(row, drug, v)
-        else:
-            for k, v in act.items():
-                if isinstance(v, dict) and all(isinstance(x, (dict, str)) for x in v.values()) and \
-                        any(dr in (str(x).lower() for x in v) for dr in TKI_ORDER):
-                    for drug, vv in v.items():
-                        put(str(k), drug, vv)
-                else:
-                    put(default_row, str(k), v)
+    if isinstance(ta, dict):
+        for c in ta.get("calls") or []:
+            sts = _statements(c.get("statements"))
+            n_s, n_r = c.get("n_sensitive") or 0, c.get("n_resistant") or 0
+            put(_s(c.get("unit")), _s(c.get("drug")), _s(c.get("call")), level=_s(c.get("best_level")),
+                basis=_s(c.get("basis")), n_sensitive=n_s, n_resistant=n_r, statements=sts,
+                conflict=_s(c.get("call")) == "conflicting" or (n_s > 0 and n_r > 0),
+                resensitization=bool(c.get("resensitization")))
+        summary = ta.get("summary") or {}
+        if summary:
+            label = "patient (all variants)" if ta.get("units") else "patient"
+            for drug, call in summary.items():
+                put(label, drug, _s(call), level="", basis="summary over the patient's ALK variants",
+                    n_sensitive=0, n_resistant=0, statements=[], conflict=_s(call) == "conflicting",
+                    resensitization=False)
+    elif isinstance(p.get("activity"), list):  # a flat list of {drug, activity, level, evidence}
+        for r in p["activity"]:
+            sts = _statements(r.get("evidence"))
+            put(_s(r.get("alteration") or r.get("unit") or "patient"), _s(r.get("drug")),
+                _s(r.get("activity") or r.get("call")), level=_s(r.get("level")), basis=_s(r.get("basis")),
+                n_sensitive=0, n_resistant=0, statements=sts, conflict=bool(r.get("conflict")), resensitization=False)
+    if not cells:
+        return None
     order = {d: i for i, d in enumerate(TKI_ORDER)}
     drugs.sort(key=lambda d: (order.get(d.lower(), 99), d))
-    failed = {t["drug"].lower() for t in timeline(p.get("treatments")) if t["progressed"]}
-    table = []
-    for r in rows:
-        table.append({"row": r, "cells": [dict(cells.get((r, d), {"activity": "", "level": "", "conflict": False,
-                                                                  "failed": False, "note": "", "evidence": []}),
-                                               failed=cells.get((r, d), {}).get("failed", False) or d.lower() in failed)
-                                          for d in drugs]})
-    return {"drugs": drugs, "rows": table}
+    empty = {"call": "", "cls": "unknown", "level": "", "basis": "", "n_sensitive": 0, "n_resistant": 0,
+             "statements": [], "conflict": False, "resensitization": False}
+    table = [{"row": r, "cells": [dict(cells.get((r, d), empty), drug=d, failed=d.lower() in failed) for d in drugs]}
+             for r in rows]
+    return {"drugs": drugs, "rows": table, "units": (ta or {}).get("units", []) if isinstance(ta, dict) else []}
 
 
 def _mechanisms(p: dict) -> list[dict]:
     out = []
     for m in p.get("mechanisms") or []:
         if not isinstance(m, dict):
-            out.append({"name": _s(m)})
+            out.append({"name": _s(m), "statements": [], "cells": [], "caveats": []})
             continue
-        n, tot = m.get("n_cells"), m.get("n_evaluable", m.get("n_total"))
-        prev = m.get("prevalence")
+        n, tot = m.get("n_cells"), m.get("n_total", m.get("n_evaluable"))
+        frac = m.get("fraction", m.get("prevalence"))
         try:
-            prev = float(prev) if prev is not None else (float(n) / float(tot) if n is not None and tot else None)
+            frac = float(frac) if frac is not None else (float(n) / float(tot) if n is not None and tot else None)
         except (TypeError, ValueError, ZeroDivisionError):
-            prev = None
-        cells = m.get("cells") or m.get("samples") or []
+            frac = None
+        cells = m.get("cells") or {}
+        if isinstance(cells, dict):  # sample -> the events that place the mechanism in it
+            cell_list = [f"{k} ({', '.join(map(str, v))})" if v else str(k) for k, v in cells.items()]
+        else:
+            cell_list = [_s(c) for c in cells]
+        sts = _statements(m.get("statements") or m.get("evidence"))
         out.append({
-            "name": _s(m.get("name") or m.get("mechanism") or m.get("id")),
-            "category": _s(m.get("category") or m.get("class") or m.get("kind")),
-            "gene": _s(m.get("gene")), "alteration": _s(m.get("alteration")),
-            "n_cells": n, "n_evaluable": tot, "prevalence": prev,
-            "pct": None if prev is None else round(100 * prev),
-            "cells": [_s(c) for c in cells] if isinstance(cells, list) else [_s(cells)],
-            "co_occurrence": _s(m.get("co_occurrence") or m.get("cooccurrence")),
-            "sources": [_s(x) for x in (m.get("found_in") or m.get("sources_of_detection") or [])],
-            "interpretation": _s(m.get("interpretation") or m.get("summary") or m.get("note")),
-            "evidence": _evidence_list(m.get("evidence")),
-            "level": _s(m.get("level")),
+            "id": _s(m.get("id")), "name": _s(m.get("name") or m.get("id")),
+            "category": _s(m.get("category")).replace("_", "-"), "summary": _s(m.get("summary")),
+            "n_cells": n, "n_total": tot, "fraction": frac,
+            # a context (e.g. the fusion variant) is not carried by cells: no prevalence bar
+            "pct": None if frac is None or not tot or m.get("category") == "context" else round(100 * frac),
+            "cells": cell_list, "by_phenotype": m.get("by_phenotype") or {}, "biopsies": m.get("biopsies") or {},
+            "from_sheet": [_s(x) for x in (m.get("from_sheet") or [])], "affects": [_s(x) for x in (m.get("affects") or [])],
+            "statements": sts, "level": _best_level(sts),
+            "caveats": [_s(c) for c in (m.get("caveats") or [])],
         })
     return out
 
@@ -170,25 +170,32 @@ def _options(p: dict) -> list[dict]:
     out = []
     for o in p.get("options") or []:
         if not isinstance(o, dict):
-            out.append({"therapy": _s(o), "evidence": []})
+            out.append({"therapy": _s(o), "statements": [], "caveats": []})
             continue
-        therapy = o.get("therapy") or o.get("drug") or o.get("drugs") or o.get("name")
-        if isinstance(therapy, list):
-            therapy = " + ".join(map(str, therapy))
-        out.append({"therapy": _s(therapy), "rationale": _s(o.get("rationale") or o.get("reason")),
-                    "level": _s(o.get("level")), "kind": _s(o.get("kind") or o.get("type")),
-                    "failed": bool(o.get("already_failed")), "evidence": _evidence_list(o.get("evidence"))})
+        therapy = o.get("therapy") or o.get("name") or " + ".join(map(str, o.get("drugs") or []))
+        out.append({"rank": o.get("rank"), "therapy": _s(therapy), "group": _s(o.get("group")),
+                    "type": _s(o.get("type")).replace("_", " "), "level": _s(o.get("level")),
+                    "rationale": _s(o.get("rationale")), "caveats": [_s(c) for c in (o.get("caveats") or [])],
+                    "statements": _statements(o.get("evidence")), "failed": bool(o.get("already_failed"))})
     return out
 
 
-def _conflicts(p: dict) -> list[dict]:
+def _conflicts(p: dict, matrix: dict | None) -> list[dict]:
+    """Conflicting evidence, never resolved: explicit ``conflicts`` and every conflicting call."""
     out = []
     for c in p.get("conflicts") or []:
         if isinstance(c, dict):
-            out.append({"statement": _s(c.get("statement") or c.get("topic") or c.get("description") or c.get("name")),
-                        "evidence": _evidence_list(c.get("sources") or c.get("evidence"))})
+            out.append({"statement": _s(c.get("statement") or c.get("topic") or c.get("name")),
+                        "statements": _statements(c.get("sources") or c.get("evidence"))})
         else:
-            out.append({"statement": _s(c), "evidence": []})
+            out.append({"statement": _s(c), "statements": []})
+    for r in (matrix or {}).get("rows", []):
+        for c in r["cells"]:
+            if c["conflict"] and c["statements"]:
+                sens = [s for s in c["statements"] if s["effect"] in ("sensitive", "resensitizing")]
+                res = [s for s in c["statements"] if s["effect"] == "resistant"]
+                out.append({"statement": f"{c['drug']} against ALK {r['row']}: {len(sens)} statement(s) say "
+                                         f"sensitive, {len(res)} say resistant", "statements": sens + res})
     return out
 
 
@@ -203,45 +210,68 @@ def patient_views(resistance: dict | None) -> list[dict]:
     for p in pats:
         if not isinstance(p, dict):
             continue
-        pid = _s(p.get("patient") or p.get("id") or p.get("patient_id"))
         muts = []
-        for m in p.get("mutations") or []:
+        for m in p.get("alk_mutations") or p.get("mutations") or []:
             if isinstance(m, dict):
                 fi = m.get("found_in") or []
-                muts.append({"name": _s(m.get("name") or m.get("mutation")),
-                             "found_in": ", ".join(map(str, fi)) if isinstance(fi, list) else _s(fi)})
+                muts.append({"name": _s(m.get("canonical") or m.get("name") or m.get("input")),
+                             "input": _s(m.get("input")), "hgvs": _s(m.get("hgvs")),
+                             "compound": bool(m.get("compound")),
+                             "found_in": ", ".join(map(str, fi)) if isinstance(fi, list) else _s(fi),
+                             "ctcs": ", ".join(map(str, m.get("ctcs") or [])), "note": _s(m.get("note"))})
             else:
-                muts.append({"name": _s(m), "found_in": ""})
-        caveats = p.get("caveats") or []
+                muts.append({"name": _s(m), "input": "", "hgvs": "", "compound": "+" in _s(m), "found_in": "",
+                             "ctcs": "", "note": ""})
+        others = []
+        for a in p.get("other_alterations") or []:
+            if isinstance(a, dict):
+                fi = a.get("found_in") or []
+                others.append({"text": _s(a.get("text")), "gene": _s(a.get("gene")), "event": _s(a.get("event")),
+                               "found_in": ", ".join(map(str, fi)) if isinstance(fi, list) else _s(fi)})
+            else:
+                others.append({"text": _s(a), "gene": "", "event": "", "found_in": ""})
+        matrix = _matrix(p)
+        cells = p.get("cells") if isinstance(p.get("cells"), dict) else {}
         views.append({
-            "patient": pid, "fusion": _s(p.get("fusion")), "variant": _s(p.get("variant")),
-            "notes": _s(p.get("notes")), "drug_at_resistance": _s(p.get("drug_at_resistance")),
-            "timeline": timeline(p.get("treatments")), "mutations": muts, "mechanisms": _mechanisms(p),
-            "matrix": _activity_matrix(p), "options": _options(p), "conflicts": _conflicts(p),
-            "caveats": [_s(c.get("text") if isinstance(c, dict) else c) for c in caveats],
+            "patient": _s(p.get("patient") or p.get("id")), "fusion": _s(p.get("fusion")),
+            "variant": _s(p.get("fusion_variant") or p.get("variant")), "histology": _s(p.get("histology")),
+            "drug_at_resistance": _s(p.get("drug_at_resistance")),
+            "failed": [_s(d) for d in (p.get("failed_alk_tkis") or [])],
+            "cells": cells, "timeline": timeline(p.get("treatments")), "mutations": muts, "others": others,
+            "mechanisms": _mechanisms(p), "co_occurrence": [c for c in (p.get("co_occurrence") or []) if isinstance(c, dict)],
+            "matrix": matrix, "options": _options(p),
+            "not_proposed": [{"therapy": _s(o.get("therapy")), "activity": _s(o.get("activity")),
+                              "reason": _s(o.get("reason")), "failed": bool(o.get("previously_failed"))}
+                             for o in (p.get("not_proposed") or []) if isinstance(o, dict)],
+            "conflicts": _conflicts(p, matrix),
+            "notes": [_s(n) for n in (p.get("notes") or [])] if isinstance(p.get("notes"), list) else
+                     ([_s(p.get("notes"))] if p.get("notes") else []),
+            "caveats": [_s(c.get("text") if isinstance(c, dict) else c) for c in (p.get("caveats") or [])],
             "extra": {k: v for k, v in p.items() if k not in _KNOWN},
         })
     return views
 
 
 def flat_tables(views: list[dict]) -> dict[str, pd.DataFrame]:
-    """The resistance pages as three flat tables (mechanisms, activity, options) for CSV."""
+    """The resistance pages as flat tables (mechanisms, activity, options) for CSV."""
     mech, act, opt = [], [], []
     for v in views:
         for m in v["mechanisms"]:
-            mech.append({"patient": v["patient"], "mechanism": m["name"], "category": m["category"],
-                         "gene": m["gene"], "n_cells": m["n_cells"], "n_evaluable": m["n_evaluable"],
-                         "prevalence": m["prevalence"], "cells": ";".join(m["cells"]),
-                         "co_occurrence": m["co_occurrence"],
-                         "evidence": " | ".join(f"{e['text']} {e['ids']}".strip() for e in m["evidence"])})
+            mech.append({"patient": v["patient"], "mechanism": m["name"], "category": m.get("category", ""),
+                         "summary": m.get("summary", ""), "n_cells": m.get("n_cells"), "n_total": m.get("n_total"),
+                         "fraction": m.get("fraction"), "best_level": m.get("level", ""),
+                         "cells": ";".join(m["cells"]),
+                         "sources": " | ".join(dict.fromkeys(f"{s['source']} {s['ids']}".strip() for s in m["statements"]))})
         if v["matrix"]:
             for r in v["matrix"]["rows"]:
-                for d, c in zip(v["matrix"]["drugs"], r["cells"]):
-                    act.append({"patient": v["patient"], "alterations": r["row"], "drug": d, "activity": c["activity"],
-                                "level": c["level"], "conflict": c["conflict"], "already_failed": c["failed"]})
+                for c in r["cells"]:
+                    act.append({"patient": v["patient"], "variant": r["row"], "drug": c["drug"], "call": c["call"],
+                                "best_level": c["level"], "basis": c["basis"], "n_sensitive": c["n_sensitive"],
+                                "n_resistant": c["n_resistant"], "conflict": c["conflict"],
+                                "progressed_on_it": c["failed"]})
         for o in v["options"]:
-            opt.append({"patient": v["patient"], "option": o["therapy"], "rationale": o.get("rationale", ""),
-                        "level": o.get("level", ""), "already_failed": o.get("failed", False),
-                        "evidence": " | ".join(f"{e['text']} {e['ids']}".strip() for e in o["evidence"])})
+            opt.append({"patient": v["patient"], "rank": o.get("rank"), "option": o["therapy"],
+                        "group": o.get("group", ""), "level": o.get("level", ""), "rationale": o.get("rationale", ""),
+                        "sources": " | ".join(dict.fromkeys(f"{s['source']} {s['ids']}".strip() for s in o["statements"]))})
     return {"resistance_mechanisms": pd.DataFrame(mech), "resistance_activity": pd.DataFrame(act),
             "resistance_options": pd.DataFrame(opt)}

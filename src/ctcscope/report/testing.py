@@ -268,40 +268,75 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
 
 
 def synthetic_resistance(obs: pd.DataFrame, patients: Sequence[str], group: dict, notes: str) -> dict:
-    """A resistance.json in the documented schema (``docs/resistance.md``) for the synthetic cohort."""
+    """A resistance.json in the schema the resistance step writes (``docs/resistance.md``,
+    schema 1.0) for the synthetic cohort: ALK G1202R in one CTC, MET amplification in a
+    third of the CTCs, the six-TKI matrix with a conflicting call."""
     drugs = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
-    ev = {"citation": "Pan Y, et al. Front Oncol. 2021;11:713530",
-          "doi": "10.3389/fonc.2021.713530", "kind": "in vitro", "level": "D"}
+
+    def st(drug, effect, level="B", kind="patient_samples"):
+        return {"id": f"pan2021-{drug}", "variant": "G1202R", "drug": drug, "effect": effect, "level": level,
+                "kind": kind, "disease": "NSCLC", "source": "Pan et al., Front Oncol 2021", "pmid": None,
+                "doi": "10.3389/fonc.2021.713530", "via": "Table 2", "printed": effect[0].upper()}
+
     out = []
     for i, p in enumerate(patients):
-        ctcs = obs.index[(obs.patient == p) & (obs.sample_type.astype(str) != "wbc")].tolist()
+        ctcs = obs.index[(obs.patient == p) & obs.sample_type.astype(str).isin(["ctc", "ctc_pool"])].tolist()
         carriers = ctcs[: max(1, len(ctcs) // 3)]
         last = group[p]
+        tx = [{"drug": "crizotinib", "alk_tki": "crizotinib", "months": 9.5, "best_response": "PR",
+               "progressed": last == "crizotinib"}]
+        if last == "lorlatinib":
+            tx.append({"drug": "lorlatinib", "alk_tki": "lorlatinib", "months": 3.6, "best_response": "PR",
+                       "progressed": True})
+        calls = []
+        for d in drugs:
+            call = ("resistant" if d in ("crizotinib", "ceritinib", "alectinib", "ensartinib") else
+                    "conflicting" if d == "brigatinib" else "sensitive")
+            sts = [st(d, "resistant" if call != "sensitive" else "sensitive")]
+            if call == "conflicting":
+                sts.append(st(d, "sensitive", "D", "in_vitro"))
+            calls.append({"unit": "G1202R", "drug": d, "call": call, "basis": "mutation evidence",
+                          "best_level": "B", "n_sensitive": sum(x["effect"] == "sensitive" for x in sts),
+                          "n_resistant": sum(x["effect"] == "resistant" for x in sts), "statements": sts})
         out.append({
-            "patient": p, "fusion": "EML4-ALK", "variant": "v3" if i % 2 else "v1", "notes": notes,
-            "treatments": [{"drug": "crizotinib", "months": 9.5, "best_response": "PR", "progressed": True}] +
-                          ([{"drug": "lorlatinib", "months": 3.6, "best_response": "PR", "progressed": True}]
-                           if last == "lorlatinib" else []),
-            "drug_at_resistance": last,
-            "mutations": [{"name": "G1202R", "found_in": carriers[:1] + ["ctDNA"]}],
-            "mechanisms": [{"name": "MET amplification", "category": "off-target", "gene": "MET",
-                            "alteration": "amplification", "cells": carriers, "n_cells": len(carriers),
-                            "n_evaluable": len(ctcs), "prevalence": len(carriers) / max(1, len(ctcs)),
-                            "co_occurrence": "in different cells", "evidence": [ev]},
-                           {"name": "ALK G1202R", "category": "on-target", "gene": "ALK", "alteration": "G1202R",
-                            "cells": carriers[:1], "n_cells": 1, "n_evaluable": len(ctcs),
-                            "prevalence": 1 / max(1, len(ctcs)), "evidence": [ev]}],
-            "activity": [{"drug": d, "activity": ("resistant" if d in ("crizotinib", "ceritinib", "alectinib")
-                                                  else "sensitive" if d == "lorlatinib" else "intermediate"),
-                          "level": "C", "evidence": [ev], "conflict": d == "brigatinib"} for d in drugs],
-            "options": [{"therapy": "lorlatinib" if last != "lorlatinib" else "ALK TKI + MET inhibitor (crizotinib, capmatinib)",
+            "patient": p, "fusion": "EML4-ALK", "fusion_variant": "v3" if i % 2 else "v1", "histology": None,
+            "treatments": tx, "drug_at_resistance": last, "failed_alk_tkis": [t["drug"] for t in tx],
+            "cells": {"n_ctc_samples": len(ctcs), "n_tumour_ctcs": len(ctcs), "excluded_qc_fail": 0,
+                      "excluded_normal_like": 0, "tumour_ctcs": ctcs, "phenotypes": {}, "biopsies": []},
+            "alk_mutations": [{"input": "G1202R", "canonical": "G1202R", "hgvs": "p.Gly1202Arg", "compound": False,
+                               "found_in": carriers[:1] + ["ctDNA"], "ctcs": carriers[:1]}],
+            "other_alterations": [],
+            "mechanisms": [
+                {"id": "met_amplification", "name": "MET amplification (bypass)", "category": "off_target",
+                 "summary": f"MET amplification in {len(carriers)} of {len(ctcs)} CTCs", "n_cells": len(carriers),
+                 "n_total": len(ctcs), "fraction": round(len(carriers) / max(1, len(ctcs)), 4),
+                 "cells": {c: ["MET:amp"] for c in carriers}, "by_phenotype": {}, "biopsies": {}, "from_sheet": [],
+                 "affects": drugs[1:], "statements": [st("crizotinib", "sensitive", "C", "case_report")],
+                 "caveats": []},
+                {"id": "alk_kinase_mutation", "name": "ALK kinase-domain mutation G1202R", "category": "on_target",
+                 "summary": f"G1202R in 1 of {len(ctcs)} CTCs", "n_cells": 1, "n_total": len(ctcs),
+                 "fraction": round(1 / max(1, len(ctcs)), 4), "cells": {carriers[0]: ["G1202R"]} if carriers else {},
+                 "by_phenotype": {}, "biopsies": {}, "from_sheet": ["G1202R"], "affects": drugs[:5],
+                 "statements": [st("alectinib", "resistant")], "caveats": []}],
+            "co_occurrence": [{"a": "MET amplification", "b": "G1202R", "n_a": len(carriers), "n_b": 1,
+                               "n_both": 1, "cells_both": carriers[:1], "summary": "co-occur in 1 cell"}],
+            "tki_activity": {"units": ["G1202R"], "summary": {c["drug"]: c["call"] for c in calls}, "calls": calls},
+            "options": [{"therapy": "lorlatinib" if last != "lorlatinib" else "ALK TKI + MET inhibitor",
+                         "type": "alk_tki" if last != "lorlatinib" else "combination", "drugs": [],
+                         "group": "supported" if last != "lorlatinib" else "bypass", "level": "B",
                          "rationale": "G1202R retains sensitivity to lorlatinib" if last != "lorlatinib"
-                         else "MET amplification in CTCs after lorlatinib", "level": "C", "evidence": [ev],
-                         "already_failed": False}],
-            "conflicts": [{"statement": "brigatinib activity against G1202R", "sources": [ev, dict(ev, level="C")]}],
-            "caveats": ["preclinical evidence only for some statements", "research use only"],
+                         else "MET amplification in CTCs after lorlatinib",
+                         "evidence": [st("lorlatinib", "sensitive")], "n_evidence": 1, "caveats": [], "rank": 1}],
+            "not_proposed": [{"therapy": "crizotinib", "activity": "resistant", "previously_failed": True,
+                              "reason": "the patient progressed on crizotinib"}],
+            "notes": [notes],
+            "caveats": ["Research use only: this reading summarises published evidence for discussion by a "
+                        "molecular tumour board; it is not a treatment recommendation."],
         })
-    return {"schema": "ctcscope.resistance/1", "research_use_only": True, "patients": out}
+    return {"schema_version": "1.0", "research_use_only": True,
+            "knowledge_base": {"version": "synthetic", "levels": {"A": "validated", "B": "clinical", "C": "case study",
+                                                                  "D": "preclinical", "E": "inferential"}},
+            "patients": out}
 
 
 def _heatmap_png(path: Path, m: np.ndarray, track: np.ndarray | None) -> None:
