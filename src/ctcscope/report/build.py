@@ -219,12 +219,21 @@ def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     counts = S.phenotype_counts(res)
     gating = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
               if k.startswith("gating")]
+    step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+                if k == "phenotypes"]
     if counts.empty and not gating:
         return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs ... --gating ..."))
-    return dict(sec, ran=True, fcs=res.phenotypes is not None,
+    linked = res.phenotypes
+    return dict(sec, ran=True, fcs=res.phenotype_summary is not None or res.phenotypes is not None,
                 fig=m.figure("phenotypes", F.fig_phenotypes(counts)),
                 table=m.table("phenotype_counts", counts, "Phenotype counts per patient", derived=True),
-                gating=gating)
+                linked=m.table("phenotypes", linked, "Sequenced samples linked to their sorted wells "
+                               "(phenotype after re-gating; cells outside the current gates are flagged)",
+                               source="phenotypes.tsv"),
+                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv"),
+                gating=gating, step_fig=step_fig,
+                n_outside=int((~linked["in_gate"].astype(str).str.lower().isin(("true", "1"))).sum())
+                if linked is not None and "in_gate" in linked else None)
 
 
 def _section_profiles(res: RunOutputs, m: _Model, max_profiles: int, max_display_bins: int) -> tuple[dict, dict]:

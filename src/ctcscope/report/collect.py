@@ -26,7 +26,8 @@ from ..errors import InputError
 #: Files of the output folder the report knows, in contract order (``docs/data-model.md``).
 KNOWN_FILES = (
     "run.json", "cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv",
-    "genes.tsv", "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "resistance.json", "resistance.tsv",
+    "genes.tsv", "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "phenotype_summary.tsv", "gates.tsv",
+    "resistance.json", "resistance.tsv",
 )
 
 #: Sample types whose profiles are expected to be flat (normal controls).
@@ -82,7 +83,9 @@ class RunOutputs:
     diversity: pd.DataFrame | None = None
     drivers: pd.DataFrame | None = None
     pathways: pd.DataFrame | None = None
-    phenotypes: pd.DataFrame | None = None
+    phenotypes: pd.DataFrame | None = None          # sequenced samples linked to sorted wells
+    phenotype_summary: pd.DataFrame | None = None   # counts per patient, file and level (Fig. 1c)
+    gates: pd.DataFrame | None = None
     resistance: dict | None = None
     resistance_table: pd.DataFrame | None = None
     figures: dict[str, Path] = field(default_factory=dict)  # stem -> file (png preferred)
@@ -197,6 +200,8 @@ def collect_outputs(out_dir: str | Path) -> RunOutputs:
         ("drivers.tsv", "drivers", "drivers", ("sample_id", "gene", "state")),
         ("pathways.tsv", "pathways", "drivers", ()),
         ("phenotypes.tsv", "phenotypes", "phenotype", ("phenotype",)),
+        ("phenotype_summary.tsv", "phenotype_summary", "phenotype", ("patient", "level", "phenotype", "count")),
+        ("gates.tsv", "gates", "phenotype", ()),
         ("resistance.tsv", "resistance_table", "resistance", ()),
     ):
         if res.has(name):

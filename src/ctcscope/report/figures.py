@@ -27,7 +27,7 @@ FAIL = "#c62828"
 #: Colour of each base ploidy (1n..8n), sequential so WGD cells read as darker.
 PLOIDY_COLOURS = {1: "#bdbdbd", 2: "#a6cee3", 3: "#1f78b4", 4: "#fdbf6f", 5: "#ff7f00", 6: "#e31a1c",
                   7: "#6a3d9a", 8: "#3f007d"}
-PHENOTYPE_COLOURS = {"ALK+/CK-": "#33a02c", "ALK-/CK+": "#e7298a", "ALK+/CK+": "#ff7f00", "CD45+": "#6a6a6a",
+PHENOTYPE_COLOURS = {"ALK+/CK-": "#33a02c", "ALK-/CK+": "#d7301f", "ALK+/CK+": "#ff7f00", "CD45+": "#6a6a6a",
                      "outside": "#cccccc"}
 _PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
             "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
@@ -83,23 +83,24 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
 
 
 def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
-    """Phenotype mix per patient as stacked percentages (Fig. 1c of the study)."""
-    if counts.empty:
+    """The three CTC phenotypes per patient as stacked percentages (Fig. 1c of the study)."""
+    c = counts[counts["percent"].notna()] if len(counts) else counts
+    if c.empty:
         return None
-    pats = sorted(counts["patient"].unique())
+    pats = sorted(c["patient"].unique())
     data = []
-    for j, ph in enumerate(sorted(counts["phenotype"].unique())):
-        g = counts[counts["phenotype"] == ph].set_index("patient").reindex(pats)
+    for j, ph in enumerate([p for p in ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+") if p in set(c["phenotype"])] +
+                           sorted(set(c["phenotype"]) - {"ALK+/CK-", "ALK-/CK+", "ALK+/CK+"})):
+        g = c[c["phenotype"] == ph].set_index("patient").reindex(pats)
         data.append({
             "type": "bar", "name": _h(ph), "x": [_h(p or "(no patient)") for p in pats], "y": _list(g["percent"]),
             "customdata": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
             "hovertemplate": f"{_h(ph)}<br>%{{x}}: %{{y:.1f}} % (n=%{{customdata}})<extra></extra>",
             "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
         })
-    src = counts["source"].iloc[0]
     return {"data": data, "layout": _layout(
-        barmode="stack", title={"text": f"Phenotype distribution per patient ({_h(src)})"},
-        yaxis={"title": {"text": "% of cells"}, "range": [0, 100]}, xaxis={"title": {"text": "patient"}},
+        barmode="stack", title={"text": f"CTC phenotypes per patient ({_h(counts['level'].iloc[0])})"},
+        yaxis={"title": {"text": "% of CTCs"}, "range": [0, 100]}, xaxis={"title": {"text": "patient"}},
         height=360)}
 
 

@@ -83,26 +83,37 @@ def qc_reasons(obs: pd.DataFrame) -> pd.DataFrame:
     return r.value_counts().rename_axis("reason").reset_index(name="n_samples")
 
 
+CTC_PHENOTYPES = ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+")
+PHENOTYPE_LEVELS = {"events": "all gated events of the sort files", "sorted": "sorted wells",
+                    "sequenced": "sequenced samples"}
+
+
 def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
-    """Phenotype mix per patient (Fig. 1c): from the gated FCS events when the phenotype
-    step ran, otherwise from the phenotypes recorded for the sequenced samples."""
-    if res.phenotypes is not None:
-        ph = res.phenotypes.copy()
-        if "in_gate" in ph:
-            ph = ph[ph["in_gate"].astype(str).str.lower().isin(("true", "1"))]
-        source = "gated FCS events"
-        if "patient" not in ph:
-            ph["patient"] = ""
+    """Phenotype mix per patient (Fig. 1c): ``patient, phenotype, n, percent, level``.
+
+    From ``phenotype_summary.tsv`` when the phenotype step ran (level ``events``, i.e. every
+    gated event, else ``sorted`` wells, else ``sequenced`` samples; files of one patient are
+    summed); otherwise from the phenotypes of the sequenced samples in the sample sheet.
+    ``percent`` is the share among the three CTC phenotypes (empty for CD45+ and outside).
+    """
+    cols = ["patient", "phenotype", "n", "percent", "level"]
+    if res.phenotype_summary is not None and len(res.phenotype_summary):
+        ps = res.phenotype_summary.copy()
+        level = next((lv for lv in PHENOTYPE_LEVELS if (ps["level"] == lv).any()), ps["level"].iloc[0])
+        ps = ps[ps["level"] == level]
+        c = ps.groupby(["patient", "phenotype"], sort=True)["count"].sum().rename("n").reset_index()
+        c["level"] = PHENOTYPE_LEVELS.get(level, level)
     elif res.obs is not None and (res.obs["phenotype"] != "").any():
-        ph = res.obs[(res.obs["phenotype"] != "")].reset_index()
-        source = "sequenced samples"
+        ph = res.obs[res.obs["phenotype"] != ""].reset_index()
+        c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
+        c["level"] = "sequenced samples (sample sheet)"
     else:
-        return pd.DataFrame(columns=["patient", "phenotype", "n", "percent", "source"])
-    ph["patient"] = ph["patient"].astype(object).where(ph["patient"].notna(), "").astype(str)
-    c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
-    c["percent"] = (100 * c["n"] / c.groupby("patient")["n"].transform("sum")).round(1)
-    c["source"] = source
-    return c
+        return pd.DataFrame(columns=cols)
+    c["patient"] = c["patient"].astype(object).where(c["patient"].notna(), "").astype(str)
+    ctc = c["phenotype"].isin(CTC_PHENOTYPES)
+    tot = c[ctc].groupby("patient")["n"].sum()
+    c["percent"] = np.where(ctc, (100 * c["n"] / c["patient"].map(tot).replace(0, np.nan)).round(1), np.nan)
+    return c[cols]
 
 
 def ploidy_counts(obs: pd.DataFrame) -> pd.DataFrame:

@@ -153,7 +153,8 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
     qc_fail[rng.choice(n, size=max(1, n // 12), replace=False)] = True
     qc_fail[types.index("wbc")] = False
     reasons = np.where(qc_fail, "mapd>0.45;reads<100000", "")
-    pheno = [("CD45+" if t == "wbc" else _PHENOS[k % 3]) for k, t in enumerate(types)]
+    # the study's mix: mostly ALK-/CK+ and ALK+/CK-, few ALK+/CK+
+    pheno = [("CD45+" if t == "wbc" else _PHENOS[int(rng.choice(3, p=[0.4, 0.5, 0.1]))]) for t in types]
     obs = pd.DataFrame({
         "patient": pats, "sample_type": pd.Categorical(types), "pool_size": [5 if t == "ctc_pool" else 1 for t in types],
         "phenotype": pheno, "isolation": "FACS", "gii": rng.integers(1, 5, n).astype(float), "bam": "",
@@ -246,17 +247,13 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         run["steps"].append(dict(run_record("ctcscope drivers", {}), step="drivers"))
 
     if "phenotype" in steps:
-        ev = []
-        for pi, p in enumerate(patients):
-            m = 40 + 10 * pi
-            ph = rng.choice(_PHENOS + ["outside"], size=m, p=[0.35, 0.45, 0.1, 0.1])
-            ev.append(pd.DataFrame({
-                "sample_id": [f"{p}_ev{k}" for k in range(m)], "patient": p, "file": f"{p}_sort.fcs",
-                "well": [f"{'ABCDEFGH'[k // 12 % 8]}{k % 12 + 1}" for k in range(m)], "phenotype": ph,
-                "in_gate": ph != "outside", "ALK": rng.lognormal(6, 1, m).round(1),
-                "CK": rng.lognormal(6, 1, m).round(1), "CD45": rng.lognormal(3, 1, m).round(1)}))
-            _heatmap_png(out / "figures" / f"gating_{p}.png", rng.random((20, 20)), None)
-        write_tsv(out / "phenotypes.tsv", pd.concat(ev, ignore_index=True))
+        # the real phenotype step on simulated sort files (one FCS per patient, index-sorted wells)
+        from ..phenotype import run_phenotype_stage, simulate_sort
+
+        sheet = obs.reset_index()[["sample_id", "patient", "sample_type", "phenotype"]].astype(str)
+        sheet.loc[sheet.sample_type == "wbc", "phenotype"] = ""
+        sheet = simulate_sort(sheet, out / "fcs", seed=seed, outside=[ids[min(4, n_cells - 1)]])
+        run_phenotype_stage(sheet, out)
         run["steps"].append(dict(run_record("ctcscope phenotype", {}), step="phenotype"))
 
     if "resistance" in steps:
