@@ -76,7 +76,7 @@ def xss_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("xss")
     truth = write_synthetic_run(out, n_cells=12, n_patients=2, seed=3, sample_ids=[XSS_SAMPLE],
                                 patient_ids=["P1", XSS_PATIENT], notes=XSS_NOTE)
-    return out, truth, build_report(out)
+    return out, truth, build_report(out, static_fallback=False)
 
 
 def test_every_section_and_nothing_external(full_run):
@@ -95,6 +95,11 @@ def test_every_section_and_nothing_external(full_run):
                 assert a[attr].startswith(("data:", "#")), (tag, a[attr][:60])
         assert tag not in ("link", "iframe", "object", "embed", "base")
     assert "simulated-banner" in ids and "research-use" in ids
+    # every interactive figure has a static fallback for readers without JavaScript
+    figs = re.findall(r'data-fig="([a-z_]+)"', html)
+    noscript = re.findall(r'<noscript><img class="figimg" alt="static figure ([a-z_]+)" src="data:image/png;base64,', html)
+    assert len(figs) >= 8 and figs == noscript
+    assert 'alt="integer copy number of the embedded samples"' in html
 
 
 def test_only_ctcscope_scripts_pinned_by_csp(full_run):
@@ -258,7 +263,7 @@ def test_cells_tsv_alone_is_enough(tmp_path):
 
 
 def test_same_inputs_same_page(tmp_path):
-    write_synthetic_run(tmp_path, n_cells=8, n_patients=2, seed=2)
+    write_synthetic_run(tmp_path, n_cells=8, n_patients=2, seed=2, steps=("cna", "drivers", "resistance"))
     a = build_report(tmp_path).read_bytes()
     b = build_report(tmp_path).read_bytes()
     assert a == b
