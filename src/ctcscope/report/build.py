@@ -287,7 +287,7 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "clustering", "title": "Clustering"}
     heat = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
             if k.startswith("heatmap")]
-    if res.clusters is None and not heat and res.diversity is None:
+    if res.clusters is None and not heat and res.diversity is None and res.diversity_test is None:
         return dict(sec, ran=False, notrun=_notrun("cohort", "ctcscope cluster DIR"))
     clusters = res.clusters
     if clusters is not None and res.obs is not None and "patient" not in clusters:
@@ -295,7 +295,10 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
     return dict(sec, ran=True, heat=heat,
                 clusters=m.table("clusters", clusters, "Clone of each clustered sample", source="clusters.tsv"),
                 diversity=m.table("diversity", res.diversity, "Intra- and inter-patient diversity",
-                                  source="diversity.tsv"))
+                                  source="diversity.tsv"),
+                test=res.diversity_test,
+                regions=m.table("altered_regions", res.altered_regions, "Shared and private altered regions per patient",
+                                source="altered_regions.tsv"))
 
 
 def _section_drivers(res: RunOutputs, m: _Model) -> dict:
@@ -307,15 +310,32 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
     out = dict(sec, ran=True, imgs=imgs)
     if res.drivers is not None:
         d = res.drivers
-        freq = S.driver_frequencies(d, res.obs)
-        per_gene, counts = S.group_comparison(d)
+        # the drivers step's own summaries when it wrote them; computed here otherwise
+        if res.driver_frequencies is not None:
+            freq = S.frequencies_from_step(res.driver_frequencies)
+            freq_t = m.table("driver_frequencies", res.driver_frequencies,
+                             "Gain and loss frequency per driver gene (fractions of analysable samples)",
+                             source="driver_frequencies.tsv")
+        else:
+            freq = S.driver_frequencies(d, res.obs)
+            freq_t = m.table("driver_frequencies", freq, "Gain and loss frequency per driver gene", derived=True)
+        if res.driver_groups is not None:
+            counts = S.group_counts_from_step(res.driver_groups)
+            groups_t = m.table("driver_groups", res.driver_groups,
+                               "Drivers by drug group at resistance (exclusive or shared)", source="driver_groups.tsv")
+            groups_s = m.table("driver_groups_summary", res.driver_groups_summary,
+                               "Drivers per group category", source="driver_groups_summary.tsv")
+        else:
+            per_gene, counts = S.group_comparison(d)
+            groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
+                               "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
+            groups_s = None
         out.update(
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs)),
             fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
-            freq=m.table("driver_frequencies", freq, "Gain and loss frequency per driver gene", derived=True),
+            freq=freq_t,
             fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
-            groups=m.table("driver_groups", per_gene if len(per_gene) else None,
-                           "Driver genes by drug group at resistance (exclusive or shared)", derived=True),
+            groups=groups_t, groups_summary=groups_s,
             pathways=m.table("pathways", res.pathways, "Pathways ordered by altered genes", source="pathways.tsv"),
             table=m.table("drivers", d, "Driver events (one row per sample and gene)", source="drivers.tsv"),
         )

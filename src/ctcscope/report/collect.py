@@ -26,7 +26,8 @@ from ..errors import InputError
 #: Files of the output folder the report knows, in contract order (``docs/data-model.md``).
 KNOWN_FILES = (
     "run.json", "cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv",
-    "genes.tsv", "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "phenotype_summary.tsv", "gates.tsv",
+    "diversity_test.json", "altered_regions.tsv", "genes.tsv", "drivers.tsv", "pathways.tsv",
+    "driver_frequencies.tsv", "driver_groups.tsv", "driver_groups_summary.tsv", "phenotypes.tsv", "phenotype_summary.tsv", "gates.tsv",
     "resistance.json", "resistance.tsv",
 )
 
@@ -81,6 +82,11 @@ class RunOutputs:
     uns_provenance: dict | None = None
     clusters: pd.DataFrame | None = None
     diversity: pd.DataFrame | None = None
+    diversity_test: dict | None = None
+    altered_regions: pd.DataFrame | None = None
+    driver_frequencies: pd.DataFrame | None = None   # as the drivers step computed them
+    driver_groups: pd.DataFrame | None = None
+    driver_groups_summary: pd.DataFrame | None = None
     drivers: pd.DataFrame | None = None
     pathways: pd.DataFrame | None = None
     phenotypes: pd.DataFrame | None = None          # sequenced samples linked to sorted wells
@@ -197,6 +203,10 @@ def collect_outputs(out_dir: str | Path) -> RunOutputs:
     for name, attr, what, req in (
         ("clusters.tsv", "clusters", "cohort", ("sample_id",)),
         ("diversity.tsv", "diversity", "cohort", ()),
+        ("altered_regions.tsv", "altered_regions", "cohort", ()),
+        ("driver_frequencies.tsv", "driver_frequencies", "drivers", ("gene",)),
+        ("driver_groups.tsv", "driver_groups", "drivers", ("gene", "category")),
+        ("driver_groups_summary.tsv", "driver_groups_summary", "drivers", ("category",)),
         ("drivers.tsv", "drivers", "drivers", ("sample_id", "gene", "state")),
         ("pathways.tsv", "pathways", "drivers", ()),
         ("phenotypes.tsv", "phenotypes", "phenotype", ("phenotype",)),
@@ -206,6 +216,9 @@ def collect_outputs(out_dir: str | Path) -> RunOutputs:
     ):
         if res.has(name):
             setattr(res, attr, _read_table(out / name, what, req))
+    if res.has("diversity_test.json"):
+        t = _read_json(out / "diversity_test.json", "cohort")
+        res.diversity_test = t if isinstance(t, dict) else {"test": t}
     if res.has("resistance.json"):
         r = _read_json(out / "resistance.json", "resistance")
         res.resistance = r if isinstance(r, dict) else {"patients": r}

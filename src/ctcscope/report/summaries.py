@@ -179,6 +179,28 @@ def driver_frequencies(drivers: pd.DataFrame, obs: pd.DataFrame | None) -> pd.Da
     return out.reset_index()
 
 
+def frequencies_from_step(freq: pd.DataFrame) -> pd.DataFrame:
+    """The drivers step's ``driver_frequencies.tsv`` (``freq_gain``/``freq_loss`` as
+    fractions) in the columns :func:`driver_frequencies` gives, for the same figure."""
+    f = freq.copy()
+    for c in ("n_gain", "n_loss"):
+        if c not in f:
+            f[c] = 0
+    f["gain_percent"] = (100 * f.get("freq_gain", pd.Series(np.nan, index=f.index)).astype(float)).round(1)
+    f["loss_percent"] = (100 * f.get("freq_loss", pd.Series(np.nan, index=f.index)).astype(float)).round(1)
+    f = f[(f["n_gain"] > 0) | (f["n_loss"] > 0)]
+    return f.sort_values(["n_gain", "n_loss"], ascending=False).reset_index(drop=True)
+
+
+def group_counts_from_step(per_driver: pd.DataFrame) -> pd.DataFrame:
+    """Category × direction counts from the drivers step's ``driver_groups.tsv`` (one row per
+    driver; ``category`` is the group name when exclusive, ``shared`` otherwise)."""
+    d = per_driver.copy()
+    d["category"] = np.where(d["category"].astype(str) == "shared", "shared", d["category"].astype(str) + " only")
+    d["direction"] = d["alteration"].astype(str) if "alteration" in d else "driver"
+    return d.groupby(["category", "direction"]).size().rename("n_genes").reset_index()
+
+
 def group_comparison(drivers: pd.DataFrame, group_col: str = "treatment_group") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Drivers found only in one group or shared (Supplementary Fig. 3).
 
