@@ -428,7 +428,7 @@ def render_report(res: RunOutputs, *, max_profiles: int = 300, max_display_bins:
         _section_ploidy(res, m), _section_clustering(res, m), _section_drivers(res, m),
         _section_resistance(res, m), _section_methods(res, simulated),
     ]
-    patients = sorted(set(res.obs["patient"]) - {""}) if res.obs is not None else []
+    patients = sorted(set(res.obs["patient"]) - {""}, key=F.natural_key) if res.obs is not None else []
     for v in (sections[7].get("patients") or []):
         if v["patient"] and v["patient"] not in patients:
             patients.append(v["patient"])

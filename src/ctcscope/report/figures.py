@@ -12,6 +12,7 @@ Colours follow the study's figures: red for gain, blue for loss.
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,15 @@ _PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#
 BASE_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "sans-serif", "size": 12},
                "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "hovermode": "closest",
                "legend": {"orientation": "h", "y": -0.2}}
+
+
+def natural_key(s: Any) -> tuple:
+    """Sort key with numbers compared as numbers: P2 before P10."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(s)) if t)
+
+
+def patients_of(values) -> list[str]:
+    return sorted(pd.unique(pd.Series(list(values), dtype=object).astype(str)), key=natural_key)
 
 
 def colour_of(i: int) -> str:
@@ -65,7 +75,8 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
     if not {"reads", "mapd"} <= set(qc.columns) or qc["mapd"].isna().all():
         return None
     data = []
-    for i, (p, g) in enumerate(qc.groupby("patient", sort=True)):
+    for i, p in enumerate(patients_of(qc["patient"])):
+        g = qc[qc["patient"].astype(str) == p]
         passed = g["qc_pass"].eq("pass") if "qc_pass" in g else pd.Series(True, index=g.index)
         reason = g["qc_reason"].fillna("") if "qc_reason" in g else pd.Series("", index=g.index)
         data.append({
@@ -87,7 +98,7 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
     c = counts[counts["percent"].notna()] if len(counts) else counts
     if c.empty:
         return None
-    pats = sorted(c["patient"].unique())
+    pats = patients_of(c["patient"])
     data = []
     for j, ph in enumerate([p for p in ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+") if p in set(c["phenotype"])] +
                            sorted(set(c["phenotype"]) - {"ALK+/CK-", "ALK-/CK+", "ALK+/CK+"})):
@@ -108,7 +119,7 @@ def fig_ploidy_bars(pc: pd.DataFrame) -> dict | None:
     """Cells at each base ploidy per patient, WGD (≥ 4n) in warm colours (Fig. 2c)."""
     if pc.empty:
         return None
-    pats = sorted(pc["patient"].unique())
+    pats = patients_of(pc["patient"])
     data = []
     for pl in sorted(pc["ploidy"].unique()):
         g = pc[pc["ploidy"] == pl].set_index("patient").reindex(pats)
@@ -129,7 +140,7 @@ def fig_ploidy_cells(obs: pd.DataFrame) -> dict | None:
     if "mean_cn" not in obs or obs["mean_cn"].isna().all():
         return None
     o = obs.reset_index()
-    pats = sorted(o["patient"].unique())
+    pats = patients_of(o["patient"])
     rng = np.random.default_rng(0)
     data = []
     for i, p in enumerate(pats):
@@ -165,7 +176,8 @@ def fig_instability(obs: pd.DataFrame) -> dict | None:
     o = obs.reset_index()
     o = o[o["sample_type"].astype(str).isin(("ctc", "ctc_pool", "biopsy"))]
     data = []
-    for i, (p, g) in enumerate(o.groupby("patient", sort=True)):
+    for i, p in enumerate(patients_of(o["patient"])):
+        g = o[o["patient"].astype(str) == p]
         data.append({
             "type": "box", "name": _h(p or "(no patient)"), "y": _list(g["fga"].astype(float).round(4)),
             "meta": {"patient": p}, "boxpoints": "all", "jitter": 0.4, "pointpos": 0,

@@ -252,6 +252,8 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
 
         sheet = obs.reset_index()[["sample_id", "patient", "sample_type", "phenotype"]].astype(str)
         sheet.loc[sheet.sample_type == "wbc", "phenotype"] = ""
+        # one 96-well plate per patient: cells beyond it are left unsorted (no FCS link)
+        sheet.loc[sheet.groupby("patient").cumcount() >= 90, "phenotype"] = ""
         sheet = simulate_sort(sheet, out / "fcs", seed=seed, outside=[ids[min(4, n_cells - 1)]])
         run_phenotype_stage(sheet, out)
         run["steps"].append(dict(run_record("ctcscope phenotype", {}), step="phenotype"))
