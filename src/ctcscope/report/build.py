@@ -241,15 +241,15 @@ def _section_profiles(res: RunOutputs, m: _Model, max_profiles: int, max_display
     if res.store is None or res.obs is None or "ratio" not in res.store.layers:
         return dict(sec, ran=False, notrun=_notrun("copy number", "ctcscope run")), {}
     chosen = S.choose_profiles(res.obs, max_profiles)
-    genes = None
-    if res.drivers is None and res.genome.get("build") in ("hg19", "hg38"):
+    genes = cytobands = None
+    if res.genome.get("build") in ("hg19", "hg38"):
         from ..genome import load_genome
 
-        try:
-            genes = load_genome(res.genome["build"], int(res.genome.get("bin_size") or 500_000)).genes
-        except InputError:  # a bin size without built-in tables: gene positions do not depend on it
-            genes = load_genome(res.genome["build"], 500_000).genes
-    payload = profile_payload(res, chosen, max_display_bins=max_display_bins, genes=genes)
+        # gene and band positions do not depend on the bin size
+        g = load_genome(res.genome["build"], 500_000)
+        cytobands = g.cytobands
+        genes = g.genes if res.drivers is None else None
+    payload = profile_payload(res, chosen, max_display_bins=max_display_bins, genes=genes, cytobands=cytobands)
     cn_static = payload.pop("cn_static", None)
     png = None
     if m.static_fallback and cn_static is not None and len(cn_static):

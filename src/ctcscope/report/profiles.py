@@ -86,8 +86,40 @@ def segment_runs(cn: np.ndarray, seg: np.ndarray, chrom_id: np.ndarray) -> list[
             for a, b in zip(starts, ends)]
 
 
+#: Grey level of each Giemsa stain for the ideogram (acen drawn apart, as centromeres).
+STAIN_LEVEL = {"gneg": 0.0, "gpos25": 0.25, "gpos33": 0.33, "gpos50": 0.5, "gpos66": 0.66, "gpos75": 0.75,
+               "gpos100": 1.0, "gvar": 0.4, "stalk": 0.2, "acen": -1.0}
+
+
+def ideogram(cytobands: pd.DataFrame | None, offsets: dict, ends: pd.Series) -> dict | None:
+    """Cytobands on the genome-wide axis: bin edges (Mb) and a stain level per band
+    (one heatmap trace on the page; ``acen`` = -1 marks centromeres)."""
+    if cytobands is None or cytobands.empty:
+        return None
+    cb = cytobands[cytobands["chrom"].astype(str).isin(offsets)].copy()
+    if cb.empty:
+        return None
+    cb["chrom"] = cb["chrom"].astype(str)
+    cb["end"] = np.minimum(cb["end"].to_numpy(), cb["chrom"].map(ends).to_numpy())
+    cb = cb[cb["end"] > cb["start"]]
+    order = {c: i for i, c in enumerate(offsets)}
+    cb = cb.assign(_o=cb["chrom"].map(order)).sort_values(["_o", "start"])
+    off = cb["chrom"].map(offsets).to_numpy(float)
+    x0 = (cb["start"].to_numpy() + off) / 1e6
+    x1 = (cb["end"].to_numpy() + off) / 1e6
+    # heatmap cells need contiguous edges: insert an empty cell wherever bands leave a gap
+    edges, z = [float(x0[0])], []
+    for a, b, st in zip(x0, x1, cb["stain"].astype(str)):
+        if a > edges[-1] + 1e-6:
+            z.append(None)
+            edges.append(float(a))
+        z.append(STAIN_LEVEL.get(st, 0.0))
+        edges.append(float(b))
+    return {"edges": [round(e, 3) for e in edges], "z": z}
+
+
 def profile_payload(res: RunOutputs, sample_ids: list[str], max_display_bins: int = 3000,
-                    genes: pd.DataFrame | None = None) -> dict:
+                    genes: pd.DataFrame | None = None, cytobands: pd.DataFrame | None = None) -> dict:
     """Everything the page needs to draw the chosen samples' profiles (JSON-ready)."""
     store = res.store
     obs = res.obs
@@ -150,6 +182,7 @@ def profile_payload(res: RunOutputs, sample_ids: list[str], max_display_bins: in
         "chroms": [{"chrom": c, "start": round(offsets[c] / 1e6, 3), "end": round((offsets[c] + ends[c]) / 1e6, 3)}
                    for c in chroms],
         "grid": None if res.ploidy_grid is None else [round(float(v), 3) for v in res.ploidy_grid],
+        "ideogram": ideogram(cytobands, offsets, ends),
         "samples": samples, "labels_from": "drivers" if res.drivers is not None else "default",
         "cn_static": cn_d,  # for the static fallback only (dropped before embedding)
     }

@@ -248,7 +248,7 @@
                (s.phenotype ? " · " + esc(s.phenotype) : "") +
                "<br><span style='font-size:12px'>ploidy " + (s.ploidy === null ? "?" : s.ploidy + "n") +
                (s.conf !== null ? " (confidence " + s.conf + ")" : "") + (s.mean_cn !== null ? ", mean CN " + s.mean_cn : "") +
-               (s.wgd ? ", WGD" : "") + (s.wgd_p !== null ? " (P=" + s.wgd_p + ")" : "") +
+               (s.wgd ? ", WGD" : ", no WGD") + (s.wgd_p !== null ? " (P(WGD) = " + s.wgd_p + ")" : "") +
                (s.qc === false ? ", QC fail: " + esc(s.qc_reason) : "") + (s.clone ? ", clone " + esc(s.clone) : "") + "</span>",
                font: { size: 14 }, x: 0.01, xanchor: "left" },
       xaxis: { domain: [0, 0.82], range: [0, P.chroms[P.chroms.length - 1].end], tickmode: "array", tickvals: tickv,
@@ -256,6 +256,15 @@
       yaxis: { title: { text: "copy number" }, range: [-0.3, top + 0.3], dtick: 1, tick0: 0, zeroline: false, gridcolor: "#e5e5e5" },
       shapes: shapes, annotations: ann, plot_bgcolor: "#fff", paper_bgcolor: "#fff"
     };
+    if (P.ideogram) {  /* cytoband ideogram above the profile */
+      var e = P.ideogram.edges, zc = P.ideogram.z;
+      traces.push({ type: "heatmap", x: e, y: [0, 1], z: [zc], xaxis: "x", yaxis: "y3", showscale: false,
+                    hoverinfo: "skip", zmin: -1, zmax: 1, name: "cytobands",
+                    colorscale: [[0, "#b2182b"], [0.499, "#b2182b"], [0.5, "#ffffff"], [1, "#222222"]] });
+      layout.yaxis.domain = [0, 0.93];
+      layout.shapes.forEach(function (sh) { if (sh.type === "rect") { sh.y1 = 0.93; } });
+      layout.yaxis3 = { domain: [0.955, 1], anchor: "x", visible: false, fixedrange: true, range: [0, 1] };
+    }
     if (P.grid && s.post) {
       traces.push({ type: "scatter", mode: "lines", x: P.grid, y: s.post, xaxis: "x2", yaxis: "y2", name: "ploidy posterior",
                     fill: "tozeroy", line: { color: "#0b5394", width: 1.5 }, hovertemplate: "scale %{x}: %{y:.3f}<extra>posterior</extra>" });
