@@ -75,7 +75,7 @@ def full_run(tmp_path_factory):
 def xss_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("xss")
     truth = write_synthetic_run(out, n_cells=12, n_patients=2, seed=3, sample_ids=[XSS_SAMPLE],
-                                patient_ids=["P1", XSS_PATIENT], notes=XSS_NOTE)
+                                patient_ids=["P1", XSS_PATIENT], first_line=XSS_NOTE)
     return out, truth, build_report(out, static_fallback=False)
 
 
@@ -130,7 +130,8 @@ def test_user_strings_are_text_not_markup(xss_run):
         assert s not in html  # never raw
     p = _parse(html)
     text = "".join(p.text)
-    assert XSS_SAMPLE in text and XSS_NOTE in text  # shown as text (entity-decoded by the parser)
+    # shown as text (entity-decoded by the parser): sample id, patient id, a drug name
+    assert XSS_SAMPLE in text and XSS_NOTE in text and f"Patient {XSS_PATIENT}" in text
     assert not any(t == "img" and "onerror" in a for t, a in p.tags)
     assert [s for a, s in p.scripts if a.get("type") != "application/json"] == \
         [plotly_bundle(), (Path(__file__).parents[1] / "src/ctcscope/report/static/report.js").read_text()]
@@ -296,28 +297,41 @@ def test_cli_report(tmp_path):
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "4 of 8 samples" in re.sub(r"<[^>]+>", "", html)
     run = json.loads((tmp_path / "run.json").read_text())
-    assert [s["step"] for s in run["steps"]][-1] == "report"
+    assert run["steps"]["report"]["command"] == "ctcscope report"
+    assert list(run["steps"]) == ["copy_number", "resistance", "report"]
     r = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert r.exit_code == 2 and "is not a folder" in r.output and "Traceback" not in r.output
 
 
 def test_resistance_page_content(full_run):
+    """The resistance step's real output (G1202R in one CTC, drivers from the cohort)."""
     out, _, page = full_run
     html = page.read_text(encoding="utf-8")
     res = json.loads((out / "resistance.json").read_text())
     text = re.sub(r"\s+", " ", "".join(_parse(html).text))
     for p in res["patients"]:
-        m = p["mechanisms"][0]
-        pct = round(100 * m["fraction"])
-        assert f"{m['n_cells']} of {m['n_total']} ({pct} %)" in text
         assert f"Patient {p['patient']}" in text
-    # the TKI columns in approval order, and the drug the patient progressed on is marked
+        for m in p["mechanisms"]:
+            if m["category"] != "context" and m["n_total"]:
+                assert f"{m['n_cells']} of {m['n_total']} ({round(100 * m['fraction'])} %)" in text
+        for o in p["options"]:
+            assert o["therapy"] in text
+        for c in p["caveats"]:
+            assert re.sub(r"\s+", " ", c) in text
+    # the TKI columns in approval order; a drug the patient progressed on is marked
     heads = re.findall(r"<th>(crizotinib|ceritinib|alectinib|brigatinib|ensartinib|lorlatinib)</th>", html)
     assert heads[:6] == ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
     assert "act-failed" in html and "progressed on it" in text
-    # the conflicting call is shown with both sides, not resolved
+    # conflicting calls are shown with both sides, not resolved
+    calls = [c for p in res["patients"] for c in p["tki_activity"]["calls"] if c["call"] == "conflicting"]
+    assert calls, "the G1202R reading has a conflicting call in the knowledge base"
+    c = calls[0]
+    n_s = sum(s["effect"] in ("sensitive", "resensitizing") for s in c["statements"])
+    n_r = sum(s["effect"] == "resistant" for s in c["statements"])
+    assert f"{c['drug']} against ALK {c['unit']}: {n_s} statement(s) say sensitive, {n_r} say resistant" in text
     assert "act-conflicting" in html
-    assert "brigatinib against ALK G1202R: 1 statement(s) say sensitive, 1 say resistant" in text
     assert text.count("For research use only") >= 3
     acts = pd.read_csv(out / "report_tables" / "resistance_activity.tsv", sep="\t")
     assert set(acts["drug"]) == {"crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"}
+    g = acts[(acts["patient"] == "P1") & (acts["variant"] == "G1202R")].set_index("drug")["call"]
+    assert g["lorlatinib"] == "sensitive" and g["crizotinib"] == "resistant"  # Pan 2021 Table 2

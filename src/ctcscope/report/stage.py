@@ -17,8 +17,9 @@ def report_step(out_dir: str | Path, *, max_profiles: int = 300, max_display_bin
                 static_fallback: bool = True, output: str | Path | None = None, record: bool = True) -> Path:
     """Write ``out_dir/report.html`` (and ``out_dir/report_tables/``) and return the page's path.
 
-    With ``record`` the step's provenance block (``step: "report"``) replaces any earlier
-    report block in ``run.json`` (other steps' blocks are kept as they are).
+    With ``record`` the step's provenance block goes to ``run.json`` ``steps["report"]``
+    (replacing an earlier one; other steps' blocks are kept as they are).  In ``ctcscope
+    run``/``demo`` call it after ``run.json`` is written, so the page shows every step.
     """
     params = {"max_profiles": max_profiles, "max_display_bins": max_display_bins,
               "static_fallback": static_fallback}
@@ -31,7 +32,8 @@ def report_step(out_dir: str | Path, *, max_profiles: int = 300, max_display_bin
 
 
 def _record(run_json: Path, block: dict) -> None:
-    run: dict = {}
+    """Put the report's block under ``steps["report"]`` (``docs/data-model.md``)."""
+    run: dict = {"tool": "ctcscope", "steps": {}}
     if run_json.is_file():
         try:
             loaded = json.loads(run_json.read_text(encoding="utf-8"))
@@ -42,8 +44,12 @@ def _record(run_json: Path, block: dict) -> None:
         run = loaded
     steps = run.get("steps")
     if steps is None:
-        steps = []
-    if not isinstance(steps, list):
+        steps = {}
+    if isinstance(steps, list):  # an older list layout: keep it, replace an earlier report block
+        run["steps"] = [s for s in steps if not (isinstance(s, dict) and s.get("step") == "report")] + [block]
+    elif isinstance(steps, dict):
+        steps["report"] = block
+        run["steps"] = steps
+    else:
         return  # an unknown layout: leave the user's file alone
-    run["steps"] = [s for s in steps if not (isinstance(s, dict) and s.get("step") == "report")] + [block]
     write_json(run_json, run)

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .._atomic import MARKER, write_h5ad, write_json, write_text, write_tsv
+from .._atomic import MARKER, write_h5ad, write_json, write_tsv
 from ..genome import load_genome
 
 ALL_STEPS = ("cna", "cohort", "drivers", "phenotype", "resistance")
@@ -49,7 +49,8 @@ def _profiles(n_bins: int, chrom: np.ndarray, arm: np.ndarray, base: int, rng: n
 def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int = 3, *, seed: int = 0,
                         build: str = "hg19", bin_size: int = 1_000_000, steps: Iterable[str] = ALL_STEPS,
                         simulated: bool = True, sample_ids: Sequence[str] | None = None,
-                        patient_ids: Sequence[str] | None = None, notes: str = "synthetic test cohort") -> dict:
+                        patient_ids: Sequence[str] | None = None,
+                        first_line: str = "carboplatin + pemetrexed") -> dict:
     """Write a complete output folder for a synthetic cohort and return its truth.
 
     Parameters
@@ -61,6 +62,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         segments.seg; the others add their contract files).
     simulated : mark run.json as simulated.
     sample_ids, patient_ids : override the generated ids (to test escaping).
+    first_line : the (non-ALK) first treatment line of every patient's sheet (free text).
 
     Returns a dict with ``obs`` (the sample table), ``clone`` and ``ploidy`` truth.
     """
@@ -174,7 +176,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
     tumour = np.flatnonzero(clones >= 0)
     obs.iloc[tumour, obs.columns.get_loc("cluster_order")] = np.argsort(np.argsort(clones[tumour] * 100000 + tumour))
 
-    run = {"tool": "ctcscope", "simulated": simulated, "notes": notes, "steps": []}
+    run = {"tool": "ctcscope", "simulated": simulated, "steps": {}}
     from ..provenance import run_record
 
     if "cna" in steps:
@@ -191,7 +193,6 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         rec = run_record("ctcscope demo" if simulated else "ctcscope run",
                          {"bin_size": bin_size, "genome": build, "seed": seed})
         rec["genome"] = {"build": build, "bin_size": bin_size, "source": g.source}
-        rec["step"] = "copy_number"
         rec["simulated"] = simulated
         a.uns["ctcscope"] = {k: v for k, v in rec.items() if k != "inputs"}
         write_h5ad(out / "cohort.h5ad", a)
@@ -201,7 +202,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         seg["loc.start"] = seg["loc.start"] + 1
         seg["seg.mean"] = np.log2(np.clip(segments["seg_mean"], 1e-3, None)).round(4)
         write_tsv(out / "segments.seg", seg[["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]])
-        run["steps"].append(rec)
+        run["steps"]["copy_number"] = rec
 
     treatment_group = {p: _DRUGS[i % 2] for i, p in enumerate(patients)}
     if "cohort" in steps:
@@ -215,7 +216,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         write_tsv(out / "diversity.tsv", div)
         _heatmap_png(out / "figures" / "heatmap.png", cn[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])],
                      ploidy[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])])
-        run["steps"].append(dict(run_record("ctcscope cluster", {"grid": 250_000}), step="cohort"))
+        run["steps"]["cohort"] = run_record("ctcscope cluster", {"grid": 250_000})
 
     if "drivers" in steps:
         rows = []
@@ -244,7 +245,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
               .sort_values("n_genes", ascending=False).reset_index())
         write_tsv(out / "pathways.tsv", pw)
         _heatmap_png(out / "figures" / "drivers.png", np.random.default_rng(seed).random((8, 30)), None)
-        run["steps"].append(dict(run_record("ctcscope drivers", {}), step="drivers"))
+        run["steps"]["drivers"] = run_record("ctcscope drivers", {})
 
     if "phenotype" in steps:
         # the real phenotype step on simulated sort files (one FCS per patient, index-sorted wells)
@@ -256,86 +257,31 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         sheet.loc[sheet.groupby("patient").cumcount() >= 90, "phenotype"] = ""
         sheet = simulate_sort(sheet, out / "fcs", seed=seed, outside=[ids[min(4, n_cells - 1)]])
         run_phenotype_stage(sheet, out)
-        run["steps"].append(dict(run_record("ctcscope phenotype", {}), step="phenotype"))
+        run["steps"]["phenotype"] = run_record("ctcscope phenotype", {})
 
     if "resistance" in steps:
-        write_json(out / "resistance.json", synthetic_resistance(obs, patients, treatment_group, notes))
-        run["steps"].append(dict(run_record("ctcscope resist", {}), step="resistance"))
+        # the real resistance step on a patient sheet for the synthetic patients: G1202R in
+        # one CTC and in ctDNA; crizotinib, then lorlatinib for every other patient
+        from ..resistance.patients import patients_from_records
+        from ..resistance.stage import run_resistance_stage
+
+        records = []
+        for i, p in enumerate(patients):
+            first_ctc = next((s for s, pp, t in zip(ids, pats, types) if pp == p and t == "ctc"), None)
+            tx = [{"drug": first_line, "months": 4, "best_response": "SD", "progressed": True},
+                  {"drug": "crizotinib", "months": 9.5, "best_response": "PR",
+                   "progressed": treatment_group[p] == "crizotinib"}]
+            if treatment_group[p] == "lorlatinib":
+                tx.append({"drug": "lorlatinib", "months": 3.6, "best_response": "PR", "progressed": True})
+            records.append({"id": p, "fusion": "EML4-ALK", "variant": "v3" if i % 2 else "v1", "treatments": tx,
+                            "mutations": [{"name": "G1202R", "found_in": [x for x in (first_ctc, "ctDNA") if x]}]})
+        r = run_resistance_stage(patients_from_records(records), out,
+                                 drivers=out / "drivers.tsv" if "drivers" in steps else None,
+                                 cells=out / "cells.tsv" if "cna" in steps else None)
+        run["steps"]["resistance"] = r["run"]
 
     write_json(out / "run.json", run)
     return {"obs": obs, "clones": clones, "ploidy": ploidy, "segments": segments}
-
-
-def synthetic_resistance(obs: pd.DataFrame, patients: Sequence[str], group: dict, notes: str) -> dict:
-    """A resistance.json in the schema the resistance step writes (``docs/resistance.md``,
-    schema 1.0) for the synthetic cohort: ALK G1202R in one CTC, MET amplification in a
-    third of the CTCs, the six-TKI matrix with a conflicting call."""
-    drugs = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
-
-    def st(drug, effect, level="B", kind="patient_samples"):
-        return {"id": f"pan2021-{drug}", "variant": "G1202R", "drug": drug, "effect": effect, "level": level,
-                "kind": kind, "disease": "NSCLC", "source": "Pan et al., Front Oncol 2021", "pmid": None,
-                "doi": "10.3389/fonc.2021.713530", "via": "Table 2", "printed": effect[0].upper()}
-
-    out = []
-    for i, p in enumerate(patients):
-        ctcs = obs.index[(obs.patient == p) & obs.sample_type.astype(str).isin(["ctc", "ctc_pool"])].tolist()
-        carriers = ctcs[: max(1, len(ctcs) // 3)]
-        last = group[p]
-        tx = [{"drug": "crizotinib", "alk_tki": "crizotinib", "months": 9.5, "best_response": "PR",
-               "progressed": last == "crizotinib"}]
-        if last == "lorlatinib":
-            tx.append({"drug": "lorlatinib", "alk_tki": "lorlatinib", "months": 3.6, "best_response": "PR",
-                       "progressed": True})
-        calls = []
-        for d in drugs:
-            call = ("resistant" if d in ("crizotinib", "ceritinib", "alectinib", "ensartinib") else
-                    "conflicting" if d == "brigatinib" else "sensitive")
-            sts = [st(d, "resistant" if call != "sensitive" else "sensitive")]
-            if call == "conflicting":
-                sts.append(st(d, "sensitive", "D", "in_vitro"))
-            calls.append({"unit": "G1202R", "drug": d, "call": call, "basis": "mutation evidence",
-                          "best_level": "B", "n_sensitive": sum(x["effect"] == "sensitive" for x in sts),
-                          "n_resistant": sum(x["effect"] == "resistant" for x in sts), "statements": sts})
-        out.append({
-            "patient": p, "fusion": "EML4-ALK", "fusion_variant": "v3" if i % 2 else "v1", "histology": None,
-            "treatments": tx, "drug_at_resistance": last, "failed_alk_tkis": [t["drug"] for t in tx],
-            "cells": {"n_ctc_samples": len(ctcs), "n_tumour_ctcs": len(ctcs), "excluded_qc_fail": 0,
-                      "excluded_normal_like": 0, "tumour_ctcs": ctcs, "phenotypes": {}, "biopsies": []},
-            "alk_mutations": [{"input": "G1202R", "canonical": "G1202R", "hgvs": "p.Gly1202Arg", "compound": False,
-                               "found_in": carriers[:1] + ["ctDNA"], "ctcs": carriers[:1]}],
-            "other_alterations": [],
-            "mechanisms": [
-                {"id": "met_amplification", "name": "MET amplification (bypass)", "category": "off_target",
-                 "summary": f"MET amplification in {len(carriers)} of {len(ctcs)} CTCs", "n_cells": len(carriers),
-                 "n_total": len(ctcs), "fraction": round(len(carriers) / max(1, len(ctcs)), 4),
-                 "cells": {c: ["MET:amp"] for c in carriers}, "by_phenotype": {}, "biopsies": {}, "from_sheet": [],
-                 "affects": drugs[1:], "statements": [st("crizotinib", "sensitive", "C", "case_report")],
-                 "caveats": []},
-                {"id": "alk_kinase_mutation", "name": "ALK kinase-domain mutation G1202R", "category": "on_target",
-                 "summary": f"G1202R in 1 of {len(ctcs)} CTCs", "n_cells": 1, "n_total": len(ctcs),
-                 "fraction": round(1 / max(1, len(ctcs)), 4), "cells": {carriers[0]: ["G1202R"]} if carriers else {},
-                 "by_phenotype": {}, "biopsies": {}, "from_sheet": ["G1202R"], "affects": drugs[:5],
-                 "statements": [st("alectinib", "resistant")], "caveats": []}],
-            "co_occurrence": [{"a": "MET amplification", "b": "G1202R", "n_a": len(carriers), "n_b": 1,
-                               "n_both": 1, "cells_both": carriers[:1], "summary": "co-occur in 1 cell"}],
-            "tki_activity": {"units": ["G1202R"], "summary": {c["drug"]: c["call"] for c in calls}, "calls": calls},
-            "options": [{"therapy": "lorlatinib" if last != "lorlatinib" else "ALK TKI + MET inhibitor",
-                         "type": "alk_tki" if last != "lorlatinib" else "combination", "drugs": [],
-                         "group": "supported" if last != "lorlatinib" else "bypass", "level": "B",
-                         "rationale": "G1202R retains sensitivity to lorlatinib" if last != "lorlatinib"
-                         else "MET amplification in CTCs after lorlatinib",
-                         "evidence": [st("lorlatinib", "sensitive")], "n_evidence": 1, "caveats": [], "rank": 1}],
-            "not_proposed": [{"therapy": "crizotinib", "activity": "resistant", "previously_failed": True,
-                              "reason": "the patient progressed on crizotinib"}],
-            "notes": [notes],
-            "caveats": ["Research use only: this reading summarises published evidence for discussion by a "
-                        "molecular tumour board; it is not a treatment recommendation."],
-        })
-    return {"schema_version": "1.0", "research_use_only": True,
-            "knowledge_base": {"version": "synthetic", "levels": {"A": "validated", "B": "clinical", "C": "case study",
-                                                                  "D": "preclinical", "E": "inferential"}},
-            "patients": out}
 
 
 def _heatmap_png(path: Path, m: np.ndarray, track: np.ndarray | None) -> None:
@@ -355,4 +301,4 @@ def _heatmap_png(path: Path, m: np.ndarray, track: np.ndarray | None) -> None:
     plt.close(fig)
 
 
-__all__ = ["ALL_STEPS", "write_synthetic_run", "synthetic_resistance", "write_text"]
+__all__ = ["ALL_STEPS", "write_synthetic_run"]
