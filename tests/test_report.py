@@ -263,6 +263,22 @@ def test_cells_tsv_alone_is_enough(tmp_path):
     assert "No run.json in this folder" in html
 
 
+def test_simulated_label(tmp_path):
+    from ctcscope.report import is_simulated
+
+    write_synthetic_run(tmp_path, n_cells=6, n_patients=2, seed=1, steps=("cna",), simulated=False)
+    assert not is_simulated(collect_outputs(tmp_path))
+    html = build_report(tmp_path, static_fallback=False).read_text(encoding="utf-8")
+    assert "simulated-banner" not in html and "simulated data" not in html
+    # the simulator's sample ids alone are enough to label the page
+    cells = pd.read_csv(tmp_path / "cells.tsv", sep="\t")
+    cells["sample_id"] = "SIM-" + cells["sample_id"]
+    cells.to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    (tmp_path / "cohort.h5ad").unlink()
+    assert is_simulated(collect_outputs(tmp_path))
+    assert "simulated-banner" in build_report(tmp_path, static_fallback=False).read_text(encoding="utf-8")
+
+
 def test_same_inputs_same_page(tmp_path):
     write_synthetic_run(tmp_path, n_cells=8, n_patients=2, seed=2, steps=("cna", "drivers", "resistance"))
     a = build_report(tmp_path).read_bytes()

@@ -56,6 +56,7 @@ def test_report_opens_clean_offline(chromium, report):
     n_drawn = d.execute_script("return document.querySelectorAll('div.plot .main-svg').length;")
     assert n_pending == 0 and n_drawn >= 8
     assert d.execute_script("return window.ctcscope.errors.length;") == 0
+    assert not d.execute_script("return document.documentElement.classList.contains('no-js');")
     SHOTS.mkdir(parents=True, exist_ok=True)
     for sid, _ in SECTIONS:
         assert chromium.screenshot_element(f"#{sid}", SHOTS / f"{sid}.png") is not None

@@ -313,7 +313,11 @@ def is_simulated(res: RunOutputs) -> bool:
     if flag(res.uns_provenance):
         return True
     if res.obs is not None and "simulated" in res.obs:
-        return bool(pd.Series(res.obs["simulated"]).map(_to_bool).fillna(False).any())
+        if bool(pd.Series(res.obs["simulated"]).map(_to_bool).fillna(False).any()):
+            return True
+    # the simulator names every sample SIM-...
+    if res.obs is not None and len(res.obs) and pd.Index(res.obs.index).str.startswith("SIM-").all():
+        return True
     if res.resistance and res.resistance.get("simulated"):
         return True
     return False

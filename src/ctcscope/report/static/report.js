@@ -331,6 +331,7 @@
 
   function start() {
     var t0 = performance.now();
+    document.documentElement.classList.remove("no-js");
     setupNav(); setupTables(); setupFigures(); setupProfiles();
     api.ready = true;
     api.setupMs = performance.now() - t0;
