@@ -351,3 +351,19 @@ def test_resistance_page_content(full_run):
     assert set(acts["drug"]) == {"crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"}
     g = acts[(acts["patient"] == "P1") & (acts["variant"] == "G1202R")].set_index("drug")["call"]
     assert g["lorlatinib"] == "sensitive" and g["crizotinib"] == "resistant"  # Pan 2021 Table 2
+
+
+def test_resistance_view_without_alk_mutation():
+    from ctcscope.report.resistance_view import patient_views
+
+    p = {"patient": "P9", "treatments": [{"drug": "crizotinib", "months": 4, "progressed": True}],
+         "failed_alk_tkis": ["crizotinib"],
+         "tki_activity": {"units": [], "calls": [], "summary": {d: "no ALK mutation reported" for d in
+                                                               ("crizotinib", "lorlatinib")}},
+         "mechanisms": [{"name": "MET amplification", "category": "off_target", "n_cells": 2, "n_total": 8,
+                         "fraction": 0.25, "cells": {"a": ["MET:amp"], "b": ["MET:amp"]}, "statements": []}],
+         "future_field": {"kept": "shown"}}
+    v = patient_views({"patients": [p]})[0]
+    assert v["matrix"]["message"] == "no ALK mutation reported" and v["matrix"]["rows"] == []
+    assert v["mechanisms"][0]["pct"] == 25 and v["mechanisms"][0]["cells"] == ["a (MET:amp)", "b (MET:amp)"]
+    assert v["timeline"][0]["progressed"] and v["extra"] == {"future_field": {"kept": "shown"}}

@@ -102,6 +102,11 @@ def _matrix(p: dict) -> dict | None:
             drugs.append(drug)
         cells[(row, drug)] = {"call": call, "cls": CALL_CLASSES.get(call.lower(), "unknown"), **kw}
 
+    if isinstance(ta, dict) and not ta.get("calls"):
+        vals = {str(v) for v in (ta.get("summary") or {}).values()}
+        if len(vals) == 1 and next(iter(vals)).lower() not in CALL_CLASSES:
+            # e.g. "no ALK mutation reported": one sentence, not a matrix of the same words
+            return {"message": next(iter(vals)), "drugs": [], "rows": [], "units": [], "has_statements": False}
     if isinstance(ta, dict):
         for c in ta.get("calls") or []:
             sts = _statements(c.get("statements"))
@@ -131,7 +136,8 @@ def _matrix(p: dict) -> dict | None:
              "statements": [], "conflict": False, "resensitization": False}
     table = [{"row": r, "cells": [dict(cells.get((r, d), empty), drug=d, failed=d.lower() in failed) for d in drugs]}
              for r in rows]
-    return {"drugs": drugs, "rows": table, "units": (ta or {}).get("units", []) if isinstance(ta, dict) else []}
+    return {"drugs": drugs, "rows": table, "units": (ta or {}).get("units", []) if isinstance(ta, dict) else [],
+            "message": "", "has_statements": any(c["statements"] for r in table for c in r["cells"])}
 
 
 def _mechanisms(p: dict) -> list[dict]:
@@ -262,7 +268,7 @@ def flat_tables(views: list[dict]) -> dict[str, pd.DataFrame]:
                          "fraction": m.get("fraction"), "best_level": m.get("level", ""),
                          "cells": ";".join(m["cells"]),
                          "sources": " | ".join(dict.fromkeys(f"{s['source']} {s['ids']}".strip() for s in m["statements"]))})
-        if v["matrix"]:
+        if v["matrix"] and v["matrix"]["rows"]:
             for r in v["matrix"]["rows"]:
                 for c in r["cells"]:
                     act.append({"patient": v["patient"], "variant": r["row"], "drug": c["drug"], "call": c["call"],
