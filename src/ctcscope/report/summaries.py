@@ -106,7 +106,7 @@ def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
     elif res.obs is not None and (res.obs["phenotype"] != "").any():
         ph = res.obs[res.obs["phenotype"] != ""].reset_index()
         c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
-        c["level"] = "sequenced samples (sample sheet)"
+        c["level"] = "sequenced samples, from the sample sheet"
     else:
         return pd.DataFrame(columns=cols)
     c["patient"] = c["patient"].astype(object).where(c["patient"].notna(), "").astype(str)
