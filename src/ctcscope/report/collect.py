@@ -150,7 +150,8 @@ def _read_h5ad(path: Path, res: RunOutputs) -> None:
     obs.index.name = "sample_id"
     res.obs = obs
     res.store = CohortStore(path=path, obs_names=obs.index, var=var, layers=layers)
-    gen = (res.uns_provenance or {}).get("genome") or {}
+    prov = res.uns_provenance or {}
+    gen = prov.get("genome") or (prov.get("parameters") or {}).get("genome") or {}
     if isinstance(gen, dict):
         res.genome.update({k: gen[k] for k in ("build", "bin_size", "source") if k in gen})
 
