@@ -367,3 +367,21 @@ def test_resistance_view_without_alk_mutation():
     assert v["matrix"]["message"] == "no ALK mutation reported" and v["matrix"]["rows"] == []
     assert v["mechanisms"][0]["pct"] == 25 and v["mechanisms"][0]["cells"] == ["a (MET:amp)", "b (MET:amp)"]
     assert v["timeline"][0]["progressed"] and v["extra"] == {"future_field": {"kept": "shown"}}
+
+
+def test_h5ad_as_the_copy_number_step_writes_it(tmp_path):
+    """Provenance stored as JSON text and categorical string columns (as h5ad keeps them)."""
+    import anndata as ad
+
+    write_synthetic_run(tmp_path, n_cells=6, n_patients=2, seed=4, steps=("cna",), simulated=False)
+    a = ad.read_h5ad(tmp_path / "cohort.h5ad")
+    rec = {"command": "run", "parameters": {"genome": {"build": "hg19", "bin_size": 1_000_000}}}
+    a.uns["ctcscope"] = json.dumps(rec)
+    a.obs["simulated"] = pd.Categorical(["True"] * a.n_obs)
+    a.obs["qc_pass"] = pd.Categorical(a.obs["qc_pass"].astype(str))
+    a.write_h5ad(tmp_path / "cohort.h5ad")
+    (tmp_path / "run.json").unlink()
+    res = collect_outputs(tmp_path)
+    assert res.genome["build"] == "hg19" and res.obs["qc_pass"].map(type).eq(bool).all()
+    html = build_report(tmp_path, static_fallback=False).read_text(encoding="utf-8")
+    assert "simulated-banner" in html and "hg19" in html

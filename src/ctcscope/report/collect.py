@@ -150,8 +150,15 @@ def _read_h5ad(path: Path, res: RunOutputs) -> None:
     obs.index.name = "sample_id"
     res.obs = obs
     res.store = CohortStore(path=path, obs_names=obs.index, var=var, layers=layers)
-    prov = res.uns_provenance or {}
-    gen = prov.get("genome") or (prov.get("parameters") or {}).get("genome") or {}
+    prov = res.uns_provenance
+    if isinstance(prov, str):  # stored as JSON text (h5ad cannot hold None values)
+        try:
+            prov = json.loads(prov)
+        except ValueError:
+            prov = {}
+    prov = res.uns_provenance = prov if isinstance(prov, dict) else {}
+    params = prov.get("parameters") if isinstance(prov.get("parameters"), dict) else {}
+    gen = prov.get("genome") or params.get("genome") or {}
     if isinstance(gen, dict):
         res.genome.update({k: gen[k] for k in ("build", "bin_size", "source") if k in gen})
 
@@ -237,6 +244,10 @@ def _normalise_obs(obs: pd.DataFrame | None) -> pd.DataFrame | None:
     obs = obs.copy()
     obs.index = obs.index.astype(str)
     obs.index.name = "sample_id"
+    # categorical columns (h5ad stores strings so) as plain values: the report fills and maps them
+    for c in obs.columns:
+        if isinstance(obs[c].dtype, pd.CategoricalDtype):
+            obs[c] = obs[c].astype(object)
     defaults: dict[str, Any] = {"patient": "", "sample_type": "ctc", "phenotype": ""}
     for c, d in defaults.items():
         if c not in obs:
@@ -314,7 +325,7 @@ def is_simulated(res: RunOutputs) -> bool:
     if flag(res.uns_provenance):
         return True
     if res.obs is not None and "simulated" in res.obs:
-        if bool(pd.Series(res.obs["simulated"]).map(_to_bool).fillna(False).any()):
+        if bool(pd.Series(res.obs["simulated"]).astype(object).map(_to_bool).fillna(False).any()):
             return True
     # the simulator names every sample SIM-...
     if res.obs is not None and len(res.obs) and pd.Index(res.obs.index).str.startswith("SIM-").all():
