@@ -162,8 +162,9 @@ def _mechanisms(p: dict) -> list[dict]:
             "id": _s(m.get("id")), "name": _s(m.get("name") or m.get("id")),
             "category": _s(m.get("category")).replace("_", "-"), "summary": _s(m.get("summary")),
             "n_cells": n, "n_total": tot, "fraction": frac,
-            # a context (e.g. the fusion variant) is not carried by cells: no prevalence bar
-            "pct": None if frac is None or not tot or m.get("category") == "context" else round(100 * frac),
+            # a context carried by no cell (e.g. the fusion variant): no prevalence bar
+            "pct": None if frac is None or not tot or (m.get("category") == "context" and not n)
+            else round(100 * frac),
             "cells": cell_list, "by_phenotype": m.get("by_phenotype") or {}, "biopsies": m.get("biopsies") or {},
             "from_sheet": [_s(x) for x in (m.get("from_sheet") or [])], "affects": [_s(x) for x in (m.get("affects") or [])],
             "statements": sts, "level": _best_level(sts),
