@@ -219,33 +219,19 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         run["steps"]["cohort"] = run_record("ctcscope cluster", {"grid": 250_000})
 
     if "drivers" in steps:
-        rows = []
-        starts_v, ends_v = var["start"].to_numpy(), var["end"].to_numpy()
-        for gene, c, s, e, role, pw in _FOCAL:
-            b = np.flatnonzero((chrom == c) & (ends_v > s) & (starts_v < e) & use)
-            if len(b) == 0:
-                continue
-            g_cn = np.nanmedian(cn[:, b], axis=1)
-            for r in tumour:
-                rel = g_cn[r] / ploidy[r]
-                state = ("amp" if rel >= 2 else "gain" if rel > 1 else "homdel" if g_cn[r] == 0
-                         else "loss" if rel < 1 else "neutral")
-                if (role == "activating" and state in ("gain", "amp")) or \
-                   (role == "loss_of_function" and state in ("loss", "homdel")):
-                    rows.append({"sample_id": ids[r], "patient": pats[r], "sample_type": types[r],
-                                 "phenotype": pheno[r], "treatment_group": treatment_group[pats[r]],
-                                 "gene": gene, "chrom": c, "start": s, "end": e, "state": state,
-                                 "copy_number": g_cn[r], "ploidy": ploidy[r], "relative_cn": round(rel, 3),
-                                 "role": role, "pathways": pw, "confidence": "high", "source": "Bailey 2018"})
-        drv = pd.DataFrame(rows)
-        write_tsv(out / "drivers.tsv", drv)
-        pw = (drv.assign(pathway=drv.pathways.str.split(";")).explode("pathway")
-              .groupby("pathway").agg(n_genes=("gene", "nunique"), n_events=("gene", "size"),
-                                      genes=("gene", lambda s: ";".join(sorted(set(s)))))
-              .sort_values("n_genes", ascending=False).reset_index())
-        write_tsv(out / "pathways.tsv", pw)
-        _heatmap_png(out / "figures" / "drivers.png", np.random.default_rng(seed).random((8, 30)), None)
+        # the real drivers step (gene-level copy number, catalogue, summaries, figures)
+        import anndata as ad
+
+        from ..drivers.stage import run_drivers_stage
+
+        a = ad.read_h5ad(out / "cohort.h5ad") if "cna" in steps else None
+        if a is None:
+            raise ValueError("the drivers step needs the copy-number step: steps must include 'cna'")
+        a.obs["treatment_group"] = a.obs["patient"].map(treatment_group).astype(str)
+        a = run_drivers_stage(a, g, out, write_run=False, figures=n <= 2000)
         run["steps"]["drivers"] = run_record("ctcscope drivers", {})
+        # cells.tsv carries treatment_group, as the workflow's obs would
+        write_tsv(out / "cells.tsv", obs.assign(treatment_group=obs["patient"].map(treatment_group)).reset_index())
 
     if "phenotype" in steps:
         # the real phenotype step on simulated sort files (one FCS per patient, index-sorted wells)
