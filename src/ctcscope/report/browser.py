@@ -6,7 +6,6 @@ package (the ``test`` extra); nothing is downloaded at run time.
 """
 from __future__ import annotations
 
-import base64
 import json
 import shutil
 import tempfile

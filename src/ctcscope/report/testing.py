@@ -1,11 +1,12 @@
 """Synthetic output folders that follow the data contract, for tests and benchmarks of the report.
 
-:func:`write_synthetic_run` writes, without running the pipeline, every file a full
-``ctcscope run`` leaves in its output folder (``docs/data-model.md``), from a small random
-cohort with known clones, ploidies and driver events.  It exists so that the report can be
-tested on each combination of present/absent steps and measured at 10,000 cells in
-seconds; it is *not* the read-level simulator (:mod:`ctcscope.simulate`), and its profiles
-are drawn directly as integer copy number plus Gaussian noise.
+:func:`write_synthetic_run` writes every file a full ``ctcscope run`` leaves in its output
+folder (``docs/data-model.md``) for a random cohort with known clones, ploidies and focal
+events.  The copy-number files are drawn directly (integer copy number plus Gaussian noise,
+not the read-level simulator :mod:`ctcscope.simulate`), so the report can be tested on any
+combination of present/absent steps and measured at 10,000 cells; the clustering files
+are drawn from the known clones; the drivers, phenotype (simulated sort files) and
+resistance files are written by the real steps on that cohort.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from ..genome import load_genome
 
 ALL_STEPS = ("cna", "cohort", "drivers", "phenotype", "resistance")
 
-# (gene, chrom, start, end, role, pathways) of hg19 loci used for focal events
+# (gene, chrom, start, end, role, pathway) of hg19 loci used for focal events
 _FOCAL = [
     ("MET", "7", 116312458, 116438440, "activating", "RTK/RAS"),
     ("MYC", "8", 128748314, 128753680, "activating", "MYC"),
