@@ -129,12 +129,13 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
 
     # segments: runs of equal integer CN within a chromosome
     seg_rows = []
-    chrom_change = np.r_[True, chrom[1:] != chrom[:-1]]
-    segment = np.full_like(ratio, np.nan)
     ub = np.flatnonzero(use)
+    # a new segment wherever the chromosome changes between consecutive usable bins
+    chrom_change = np.r_[True, chrom[ub][1:] != chrom[ub][:-1]]
+    segment = np.full_like(ratio, np.nan)
     for r in range(n):
         v = cn[r, ub]
-        brk = np.r_[True, (v[1:] != v[:-1]) | chrom_change[ub][1:]]
+        brk = np.r_[True, (v[1:] != v[:-1])] | chrom_change
         starts = np.flatnonzero(brk)
         ends = np.r_[starts[1:], len(ub)]
         sums = np.add.reduceat(ratio[r, ub], starts)
