@@ -218,7 +218,11 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
     if drivers.empty:
         return None
     d = drivers.copy()
-    d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
+    # the drivers step's primary pathway when given, else the first of the ';'-joined list
+    if "pathway" in d:
+        d["pw"] = d["pathway"].astype(str)
+    else:
+        d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
     grp = "treatment_group" if "treatment_group" in d else "patient"
     samples = (d[["sample_id", "patient", grp]].drop_duplicates("sample_id")
                .sort_values([grp, "patient", "sample_id"]))
