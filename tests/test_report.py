@@ -385,3 +385,14 @@ def test_h5ad_as_the_copy_number_step_writes_it(tmp_path):
     assert res.genome["build"] == "hg19" and res.obs["qc_pass"].map(type).eq(bool).all()
     html = build_report(tmp_path, static_fallback=False).read_text(encoding="utf-8")
     assert "simulated-banner" in html and "hg19" in html
+
+
+def test_large_tables_are_embedded_in_part():
+    from ctcscope.report.build import _Model
+
+    m = _Model(False, max_table_rows=300, max_table_bytes=10_000)
+    df = pd.DataFrame({"sample_id": [f"s{i}" for i in range(1000)], "patient": "P1", "x": np.arange(1000.0)})
+    t = m.table("big", df, "big table", source="big.tsv")
+    assert t["n"] == 1000 and 200 <= t["n_embedded"] < 1000
+    assert m.tables["big"]["rows"][:3] == [["s0", "P1", 0.0], ["s1", "P1", 1.0], ["s2", "P1", 2.0]]
+    assert len(m.tables["big"]["rows"]) == t["n_embedded"]

@@ -129,8 +129,9 @@ def _file_uri(path: Path) -> str:
 class _Model:
     """Collects figures, tables and images while the sections are assembled."""
 
-    def __init__(self, static_fallback: bool, max_table_rows: int = 20_000):
+    def __init__(self, static_fallback: bool, max_table_rows: int = 20_000, max_table_bytes: int = 2_500_000):
         self.max_table_rows = max_table_rows
+        self.max_table_bytes = max_table_bytes
         self.figures: dict[str, dict] = {}
         self.tables: dict[str, dict] = {}
         self.derived: dict[str, pd.DataFrame] = {}
@@ -156,8 +157,13 @@ class _Model:
         cols = [str(c) for c in df.columns]
         num = [bool(pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])) for c in df.columns]
         n = len(df)
-        # a huge table (e.g. drivers of 10,000 cells) is embedded in part; the file has it all
-        rows = [[_cell(v) for v in r] for r in df.head(self.max_table_rows).itertuples(index=False, name=None)]
+        # a huge table (e.g. drivers of 10,000 cells) is embedded in part (row and byte
+        # budgets, the latter estimated from the first rows); the file has it all
+        head = [[_cell(v) for v in r] for r in df.head(200).itertuples(index=False, name=None)]
+        per_row = max(1.0, len(json.dumps(head, default=str)) / max(len(head), 1))
+        keep = int(min(self.max_table_rows, max(200, self.max_table_bytes // per_row)))
+        rows = head[:keep] + [[_cell(v) for v in r] for r in
+                              df.iloc[len(head):keep].itertuples(index=False, name=None)]
         pcol = cols.index("patient") if "patient" in cols else None
         self.tables[name] = {"columns": cols, "numeric": num, "rows": rows, "patient_col": pcol,
                              "file": f"{name}.csv", "caption": caption, "n_total": n}
