@@ -41,6 +41,8 @@ SECTIONS = [
     ("drivers", "Drivers and pathways"), ("resistance", "Resistance per patient"),
     ("methods", "Methods and provenance"),
 ]
+#: Samples above which the driver heatmap is not drawn interactively (the drivers step's PNG is).
+DRIVER_HEATMAP_MAX = 600
 #: Folder (inside the output folder) for the tables the report derives.
 TABLES_DIR = "report_tables"
 RESEARCH_USE = ("For research use only. Not for diagnostic use and not a treatment recommendation: "
@@ -337,7 +339,8 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
                                "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
             groups_s = None
         out.update(
-            fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs)),
+            fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
+            heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
             fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
             freq=freq_t,
             fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
