@@ -31,7 +31,7 @@ from ..errors import InputError
 from . import figures as F
 from . import summaries as S
 from .collect import RunOutputs, collect_outputs, is_simulated, run_steps
-from .profiles import profile_payload
+from .profiles import cohort_matrix, profile_payload
 from .resistance_view import TKI_ORDER, flat_tables, patient_views
 
 #: Sections in navigation order: (id, title).
@@ -41,6 +41,8 @@ SECTIONS = [
     ("drivers", "Drivers and pathways"), ("resistance", "Resistance per patient"),
     ("methods", "Methods and provenance"),
 ]
+#: Clustered samples above which the hoverable clustering heatmap is left out (the PNG stays).
+COHORT_HEATMAP_MAX = 600
 #: Samples above which the driver heatmap is not drawn interactively (the drivers step's PNG is).
 DRIVER_HEATMAP_MAX = 600
 #: Folder (inside the output folder) for the tables the report derives.
@@ -139,11 +141,12 @@ class _Model:
         self.derived: dict[str, pd.DataFrame] = {}
         self.static_fallback = static_fallback
 
-    def figure(self, fid: str, spec: dict | None, caption: str = "") -> dict | None:
+    def figure(self, fid: str, spec: dict | None, caption: str = "", static: bool = True) -> dict | None:
+        """Register a plotly figure; ``static=False`` when a PNG of it is already on the page."""
         if spec is None:
             return None
         self.figures[fid] = spec
-        png = _png_uri(F.static_png(spec)) if self.static_fallback else None
+        png = _png_uri(F.static_png(spec)) if self.static_fallback and static else None
         return {"id": fid, "png": png, "caption": caption}
 
     def table(self, name: str, df: pd.DataFrame | None, caption: str, source: str = "",
@@ -300,7 +303,17 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
     clusters = res.clusters
     if clusters is not None and res.obs is not None and "patient" not in clusters:
         clusters = clusters.merge(res.obs[["patient"]].reset_index(), on="sample_id", how="left")
-    return dict(sec, ran=True, heat=heat,
+    fig = None
+    if clusters is not None and 2 <= len(clusters) <= COHORT_HEATMAP_MAX and res.store is not None:
+        order = clusters.sort_values("cluster_order")["sample_id"].astype(str).tolist() \
+            if "cluster_order" in clusters else clusters["sample_id"].astype(str).tolist()
+        obs = res.obs.copy()
+        if "clone" in clusters:
+            obs["clone"] = clusters.set_index(clusters["sample_id"].astype(str))["clone"].reindex(obs.index)
+        fig = m.figure("cohort_heatmap", F.fig_cohort_heatmap(cohort_matrix(res, order), obs),
+                       "The same clustering drawn from the copy-number layer: hover a row for the sample, "
+                       "zoom with the mouse, filter by patient.", static=False)
+    return dict(sec, ran=True, heat=heat, fig=fig,
                 clusters=m.table("clusters", clusters, "Clone of each clustered sample", source="clusters.tsv"),
                 diversity=m.table("diversity", res.diversity, "Intra- and inter-patient diversity",
                                   source="diversity.tsv"),

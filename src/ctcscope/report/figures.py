@@ -261,6 +261,44 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
         height=max(320, 14 * len(genes) + 160))}
 
 
+def fig_cohort_heatmap(mat: dict, obs: pd.DataFrame) -> dict | None:
+    """The clustering heatmap (samples in tree order × genome) with patient and clone in
+    the hover, chromosome boundaries, red gain / blue loss relative to ploidy."""
+    if not mat:
+        return None
+    ids = mat["ids"]
+    o = obs.reindex(ids)
+    pats = o["patient"].astype(str).tolist()
+    clone = o["clone"].astype(str).tolist() if "clone" in o else [""] * len(ids)
+    # category labels (unique per row and column) carry the hover text: no per-cell strings
+    rows = [_h(f"{s} · {p}" + (f" · clone {k}" if k and k != "nan" else "")) for s, p, k in zip(ids, pats, clone)]
+    ch_of_col = np.empty(mat["n_cols"], dtype=object)
+    bounds = [a for _, a in mat["chroms"]] + [mat["n_cols"]]
+    for (c, a), b in zip(mat["chroms"], bounds[1:]):
+        ch_of_col[a:b] = c
+    cols = [f"chr{_h(c)}:{x:g} Mb" for c, x in zip(ch_of_col, mat["mb"])]
+    return {"data": [{
+        "type": "heatmap", "z": _nested(mat["z"]), "zmin": -2, "zmax": 2, "x": cols, "y": rows,
+        "colorscale": [[0, "#08306b"], [0.25, "#4292c6"], [0.5, "#f7f7f7"], [0.75, "#ef3b2c"], [1, "#67000d"]],
+        "meta": {"patients_y": pats}, "hoverongaps": False,
+        "hovertemplate": "%{y}<br>%{x}<br>log2(CN/ploidy) %{z}<extra></extra>",
+        "colorbar": {"title": {"text": "log2(CN/ploidy)"}, "thickness": 12, "len": 0.5},
+    }], "layout": _layout(
+        title={"text": "Clustering heatmap, hoverable (rows in tree order)"},
+        xaxis={"tickmode": "array", "tickvals": [cols[a] for _, a in mat["chroms"]],
+               "ticktext": [_h(c) for c, _ in mat["chroms"]], "showgrid": False, "zeroline": False,
+               "tickangle": 0, "tickfont": {"size": 9}},
+        yaxis={"autorange": "reversed", "showticklabels": len(ids) <= 60, "zeroline": False,
+               "tickfont": {"size": 9}, "automargin": True},
+        shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": a - 0.5, "x1": a - 0.5, "y0": 0, "y1": 1,
+                 "line": {"color": "#555", "width": 0.6}} for _, a in mat["chroms"][1:]],
+        height=max(360, min(900, 6 * len(ids) + 160)))}
+
+
+def _nested(a: np.ndarray) -> list:
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+
+
 def fig_group_comparison(counts: pd.DataFrame) -> dict | None:
     """Genes with driver events exclusive to each group or shared (Supplementary Fig. 3)."""
     if counts is None or counts.empty:

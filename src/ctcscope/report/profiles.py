@@ -248,3 +248,28 @@ def _driver_labels(res: RunOutputs, sample_ids: list[str], disp: pd.DataFrame, o
             lab.append([str(sym), round(float(xs[j]), 3), state])
         out[sid] = lab
     return out
+
+
+def cohort_matrix(res: RunOutputs, sample_ids: list[str], max_cols: int = 600) -> dict | None:
+    """log2(copy number / ploidy), clipped to [-2, 2], for the clustered samples in tree
+    order on a display grid of at most ``max_cols`` columns (the study's Fig. 3 values;
+    the cohort step's figure is the reference, this is its hoverable form)."""
+    store, obs = res.store, res.obs
+    if store is None or obs is None or "cn" not in store.layers or not sample_ids:
+        return None
+    pos = pd.Index(store.obs_names).get_indexer(sample_ids)
+    keep = pos >= 0
+    ids = [s for s, k in zip(sample_ids, keep) if k]
+    if len(ids) < 2:
+        return None
+    cn = store.rows("cn", pos[keep])
+    ploidy = obs.loc[ids, "ploidy"].astype(float).to_numpy() if "ploidy" in obs else np.full(len(ids), 2.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.clip(np.log2(np.maximum(cn, 0.05) / ploidy[:, None]), -2, 2)
+    v[~np.isfinite(cn)] = np.nan
+    disp, group = display_grid(store.var, max_cols)
+    m = _group_mean(v, group, len(disp))
+    chrom = disp["chrom"].to_numpy(str)
+    starts = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1]])
+    return {"z": np.round(m, 1), "ids": ids, "chroms": [(chrom[a], int(a)) for a in starts],
+            "n_cols": len(disp), "mb": ((disp["start"] + disp["end"]) / 2e6).round(1).to_numpy()}

@@ -35,6 +35,11 @@
           if (Array.isArray(t[k]) && t[k].length === keep.length) { t[k] = t[k].filter(function (_, i) { return keep[i]; }); }
         });
       }
+      if (meta.patients_y && p && t.type === "heatmap") {  /* heatmap rows = samples of patients */
+        var rws = meta.patients_y.map(function (q, i) { return q === p ? i : -1; }).filter(function (i) { return i >= 0; });
+        t.y = rws.map(function (i) { return t.y[i]; });
+        t.z = rws.map(function (i) { return t.z[i]; });
+      }
       if (meta.patients_x && p && t.type === "heatmap") {  /* heatmap columns = samples of patients */
         var cols = meta.patients_x.map(function (q, i) { return q === p ? i : -1; }).filter(function (i) { return i >= 0; });
         t.x = cols.map(function (i) { return t.x[i]; });
