@@ -13,6 +13,7 @@ from ._app import app, console_err
 # Sub-commands: importing a module registers its command on ``app``.
 from . import info  # noqa: F401,E402
 from . import phenotype  # noqa: F401,E402
+from . import cluster  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:
