@@ -69,3 +69,24 @@ def synth_cohort(design: dict[str, list[int]], seed: int = 0, build: str = "hg19
     a = ad.AnnData(X=np.nan_to_num(cn), obs=o, var=var, layers={"cn": cn, "segment": seg, "ratio": ratio})
     a.uns["ctcscope"] = {"genome": {"build": build, "bin_size": bin_size}}
     return a, np.asarray(truth)
+
+
+def called_from_truth(sim, seed: int = 0, max_errors: int = 3) -> ad.AnnData:
+    """What a copy-number caller would hand the cohort step for a ``ctcscope.simulate``
+    cohort: the true copy number with 0..``max_errors`` private segment errors (1-5 Mb,
+    +-1 copy) per single cell, the true ploidy, every sample passing QC."""
+    a = sim.with_truth()
+    rng = np.random.default_rng(seed)
+    chrom = a.var["chrom"].to_numpy()
+    cn = a.layers["true_cn"].astype(np.float32).copy()
+    single = (a.obs["sample_type"].astype(str) == "ctc").to_numpy()
+    for i in np.flatnonzero(single):
+        cn[i] = _add_segments(cn[i], chrom, rng, int(rng.integers(0, max_errors + 1)), 2, 10, [-1, 1])
+    cn[:, ~a.var["use"].to_numpy()] = np.nan
+    a.layers["cn"] = cn
+    a.obs["ploidy"] = a.obs["true_ploidy"].astype(int)
+    a.obs["wgd"] = a.obs["ploidy"] >= 4
+    a.obs["normal_like"] = a.obs["true_normal_like"].astype(bool)
+    a.obs["qc_pass"] = True
+    a.uns["ctcscope"] = {"genome": {"build": a.uns["simulation"]["build"], "bin_size": a.uns["simulation"]["bin_size"]}}
+    return a

@@ -10,8 +10,9 @@ the mean silhouette (Rousseeuw 1987, J Comput Appl Math 20:53,
 doi:10.1016/0377-0427(87)90125-7) of each branch reaches ``silhouette_threshold`` (0.25,
 the bound below which Kaufman & Rousseeuw 1990 find "no substantial structure").  The
 silhouette is taken in its nearest-neighbour form: for a sample, ``a`` is the mean
-distance to its ``k`` (10) nearest samples in its own branch and ``b`` to its ``k``
-nearest samples in the other branch, ``s = (b - a) / max(a, b)``.  A branch each of whose
+distance to its ``k`` nearest samples in its own branch and ``b`` to its ``k`` nearest
+samples in the other branch, ``s = (b - a) / max(a, b)``, with ``k = min_clone_size - 1``
+(between 1 and 10: a member of the smallest allowed clone has that many clone mates).  A branch each of whose
 samples has its nearest neighbours on its own side is a clone boundary.  When one branch
 is smaller than ``min_clone_size`` the larger one is examined in its place; if a split is
 accepted further down, the small branches passed on the way are set aside and join the
@@ -26,7 +27,9 @@ tight.  The nearest-neighbour form is needed because the ordinary silhouette ave
 over whole branches: a branch that holds several far-apart patients, or one large
 diffuse clone, scores low against a tight sibling although the boundary between them is
 clean (on the real CopyKit BL1 cells the ordinary silhouette keeps every tumour subclone
-together; on simulated cohorts it merges a patient with its neighbours).  Examined node
+together; on simulated cohorts it merges a patient with its neighbours), and ``k`` must
+stay below the clone size or a small clone's samples are judged by their distance to a
+different clone sharing their branch.  Examined node
 by node, the rule finds clones nested inside patients, which one global cut of the tree
 misses when patients are far apart and clones within a patient close.
 """
@@ -39,14 +42,13 @@ import anndata as ad
 import fastcluster
 import numpy as np
 import pandas as pd
-from scipy.cluster.hierarchy import fcluster, optimal_leaf_ordering
+from scipy.cluster.hierarchy import fcluster
 
 from ..errors import InputError
 
-#: Above this many samples the exact (n^3) optimal leaf ordering is replaced by the
-#: Gruvaeus-Wainer orientation heuristic (scipy's exact ordering takes ~3 s at 1,000
-#: samples and ~16 s at 2,000 on one core).
-OLO_MAX = 1000
+#: Above this many samples the exact O(n^3) optimal leaf ordering (~3 s at 2,000
+#: samples on one core) is replaced by the linear Gruvaeus-Wainer orientation heuristic.
+OLO_MAX = 2000
 #: Above this many samples the tree is built on the leading principal components
 #: (condensed distances would need > 1.6 GB); below it, on exact Euclidean distances.
 EXACT_MAX = 20_000
@@ -220,7 +222,7 @@ def gw_order(Z: np.ndarray, dist: Distances) -> np.ndarray:
 
 
 def leaf_order(Z: np.ndarray, dist: Distances, method: str = "auto") -> tuple[np.ndarray, str]:
-    """Leaf order of the tree: ``"optimal"`` (Bar-Joseph et al. 2001, scipy), ``"gw"``,
+    """Leaf order of the tree: ``"optimal"`` (Bar-Joseph et al. 2001, :mod:`._olo`), ``"gw"``,
     ``"none"`` (fastcluster's), or ``"auto"`` (optimal up to :data:`OLO_MAX` samples)."""
     from scipy.cluster.hierarchy import leaves_list
 
@@ -232,7 +234,9 @@ def leaf_order(Z: np.ndarray, dist: Distances, method: str = "auto") -> tuple[np
     if method == "optimal":
         if dist.condensed is None:
             raise InputError("optimal leaf ordering needs exact distances; use leaf_order='gw' for this many samples")
-        return leaves_list(optimal_leaf_ordering(Z, dist.condensed)), method
+        from ._olo import optimal_order
+
+        return optimal_order(Z, dist.square(np.arange(n))), method
     if method == "gw":
         return gw_order(Z, dist), method
     raise InputError(f"unknown leaf order '{method}'; choose auto, optimal, gw or none")
@@ -326,7 +330,7 @@ def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silh
 
 def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = None,
             min_clone_size: int | None = None, silhouette_threshold: float = 0.25,
-            n_clones: int | None = None, neighbours: int = 10, leaf_order_method: str = "auto",
+            n_clones: int | None = None, neighbours: int | None = None, leaf_order_method: str = "auto",
             max_silhouette_cells: int = 2000, seed: int = 0) -> Clustering:
     """Ward/Euclidean tree, leaf order, clones and their consensus profiles.
 
@@ -340,7 +344,7 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     silhouette_threshold
         A node is split when both branches' mean nearest-neighbour silhouette reaches it.
     neighbours
-        ``k`` of the nearest-neighbour silhouette.
+        ``k`` of the nearest-neighbour silhouette; default ``min_clone_size - 1`` within 1..10.
     n_clones
         Instead of the silhouette rule, cut the tree into exactly this many groups.
     leaf_order_method
@@ -361,6 +365,9 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     if min_clone_size is None:
         min_clone_size = max(2, int(np.ceil(0.01 * n)))
     min_clone_size = max(1, int(min_clone_size))
+    if neighbours is None:
+        # a sample of the smallest allowed clone has min_clone_size - 1 clone mates
+        neighbours = int(np.clip(min_clone_size - 1, 1, 10))
     dist = Distances(X)
     if dist.condensed is not None:
         Z = fastcluster.linkage(dist.condensed, method="ward", preserve_input=True)
