@@ -155,6 +155,16 @@ def distance_to_reference(matrix: ad.AnnData) -> pd.DataFrame:
     st = obs["sample_type"].astype(str).str.lower().to_numpy() if "sample_type" in obs else np.full(len(obs), "ctc")
     X = np.nan_to_num(np.asarray(matrix.X, dtype=np.float64), nan=0.0)
     scale = np.sqrt(max(X.shape[1], 1))
+    # runs of identical columns carry the same value in every profile and in every median:
+    # work on one column per run, weighted by the run length (exact, and much smaller)
+    change = np.r_[True, np.any(X[:, 1:] != X[:, :-1], axis=0)] if X.shape[1] > 1 else np.ones(X.shape[1], bool)
+    starts = np.flatnonzero(change)
+    w = np.diff(np.r_[starts, X.shape[1]]).astype(np.float64)
+    X = X[:, starts]
+
+    def dist(a: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        return np.sqrt(((a - ref) ** 2) @ w) / scale
+
     ids = np.asarray(matrix.obs_names).astype(str)
     rows = []
     for p in pd.unique(pat):
@@ -163,7 +173,7 @@ def distance_to_reference(matrix: ad.AnnData) -> pd.DataFrame:
             continue
         bio = np.flatnonzero((pat == p) & (st == "biopsy")) if p != "" else np.array([], dtype=np.int64)
         if len(bio):
-            d = np.sqrt(((X[cells, None, :] - X[None, bio, :]) ** 2).sum(-1)) / scale
+            d = np.column_stack([dist(X[cells], X[j]) for j in bio])
             k = d.argmin(axis=1)
             for i, c in enumerate(cells):
                 rows.append((ids[c], p, ids[bio[k[i]]], "biopsy", float(d[i, k[i]])))
@@ -173,14 +183,12 @@ def distance_to_reference(matrix: ad.AnnData) -> pd.DataFrame:
                 rows.append((ids[c], p, "", "none", np.nan))
             continue
         if len(cells) > LOO_MAX:
-            med = np.median(X[cells], axis=0)
-            for c in cells:
-                rows.append((ids[c], p, "consensus", "consensus", float(np.linalg.norm(X[c] - med) / scale)))
+            d = dist(X[cells], np.median(X[cells], axis=0))
+            rows.extend((ids[c], p, "consensus", "consensus", float(d[i])) for i, c in enumerate(cells))
             continue
         for i, c in enumerate(cells):
-            others = np.delete(cells, i)
-            med = np.median(X[others], axis=0)
-            rows.append((ids[c], p, "consensus of other CTCs", "consensus", float(np.linalg.norm(X[c] - med) / scale)))
+            med = np.median(X[np.delete(cells, i)], axis=0)
+            rows.append((ids[c], p, "consensus of other CTCs", "consensus", float(dist(X[c], med))))
     return pd.DataFrame(rows, columns=["sample_id", "patient", "reference", "reference_type",
                                        "distance_to_reference"])
 

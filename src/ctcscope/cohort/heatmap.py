@@ -158,8 +158,7 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     ax_c = fig.add_axes(box(hx + hw * 0.62, hw * 0.3, top + body_h + under + 0.05, 0.14))
 
     # body
-    cmap = mpl.colormaps["RdBu_r"].copy()
-    cmap.set_bad(NAN_COLOUR)
+    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad=NAN_COLOUR)
     interp = "nearest" if len(rows) <= 300 else "antialiased"
     ax_h.imshow(np.ma.masked_invalid(X), aspect="auto", cmap=cmap, vmin=clip[0], vmax=clip[1],
                 interpolation=interp, rasterized=True, extent=(0, X.shape[1], len(rows), 0))
@@ -229,7 +228,7 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     cb.ax.tick_params(labelsize=6.5)
     note = f"{n:,} samples"
     if step > 1:
-        note += f"; every {step}th sample in tree order drawn ({len(rows):,} rows)"
+        note += f"; every {_ordinal(step)} sample in tree order drawn ({len(rows):,} rows)"
     grid = matrix.uns.get("cohort_matrix", {}).get("grid")
     if grid:
         note += f"; {matrix.n_vars:,} bins of {int(grid) // 1000} kb"
@@ -238,6 +237,11 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     fig.text(0.15 / width, 1 - 0.22 / height, title or "Hierarchical clustering of copy-number profiles",
              fontsize=10, ha="left", va="center")
     return fig
+
+
+def _ordinal(k: int) -> str:
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
 
 
 def _value_label(matrix: ad.AnnData) -> str:
