@@ -26,10 +26,12 @@ def test_distances_are_exact_euclidean():
     C = compress_columns(np.nan_to_num(X))
     assert C.shape[1] <= 14 < X.shape[1]  # 12 runs, the NaN cell splits one run in three
     d = Distances(X)
-    np.testing.assert_allclose(d.condensed, pdist(np.nan_to_num(X)), rtol=1e-9, atol=1e-9)
-    # the feature-only path (used above EXACT_MAX) agrees
-    d0 = Distances(X, exact_max=0)
-    np.testing.assert_allclose(d0.square(np.arange(30)), d.square(np.arange(30)), atol=1e-9)
+    ref = pdist(np.nan_to_num(X))
+    np.testing.assert_allclose(d.condensed(block=7), ref, rtol=1e-9, atol=1e-9)
+    from scipy.spatial.distance import squareform
+
+    np.testing.assert_allclose(d.square(np.arange(30)), squareform(ref), atol=1e-9)
+    assert d.pair(3, 17) == pytest.approx(squareform(ref)[3, 17])
 
 
 def test_ward_tree_is_scipys():
@@ -81,7 +83,7 @@ def test_leaf_orders_are_permutations_and_gw_keeps_neighbours_close():
     d = Distances(X)
     import fastcluster
 
-    Z = fastcluster.linkage(d.condensed, method="ward")
+    Z = fastcluster.linkage(d.condensed(), method="ward")
     gw = gw_order(Z, d)
     assert sorted(gw) == list(range(60))
 

@@ -50,7 +50,7 @@ from ..errors import InputError
 #: samples on one core) is replaced by the linear Gruvaeus-Wainer orientation heuristic.
 OLO_MAX = 2000
 #: Above this many samples the tree is built on the leading principal components
-#: (condensed distances would need > 1.6 GB); below it, on exact Euclidean distances.
+#: (condensed distances would need > 1.6 GB); up to it, on exact Euclidean distances.
 EXACT_MAX = 20_000
 SPLIT_COLUMNS = ["node", "size", "size_left", "size_right", "silhouette_left", "silhouette_right", "accepted",
                  "n_small_branches"]
@@ -101,26 +101,27 @@ def compress_columns(X: np.ndarray) -> np.ndarray:
 
 
 class Distances:
-    """Euclidean distances between the rows of a matrix (NaN read as 0).
+    """Euclidean distances between the rows of a matrix (NaN read as 0), from features.
 
-    Holds the condensed distance vector when ``n <= EXACT_MAX``; otherwise computes any
-    requested sub-block from the features.
+    Rows are kept as compressed, centred features (see :func:`compress_columns`), so any
+    block of distances comes from one matrix product; :meth:`condensed` builds the full
+    condensed vector (n(n-1)/2 values) only when asked, for the tree.
     """
 
-    def __init__(self, X: np.ndarray, exact_max: int = EXACT_MAX, block: int = 512):
+    def __init__(self, X: np.ndarray):
         F = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0)
         F = compress_columns(F)
         F = F - F.mean(axis=0, keepdims=True)  # centring: same distances, less cancellation
         self.F = F
         self.sq = np.einsum("ij,ij->i", F, F)
         self.n = F.shape[0]
-        self.condensed = self._condensed(block) if self.n <= exact_max else None
 
     def _block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         d2 = self.sq[rows, None] + self.sq[None, cols] - 2.0 * (self.F[rows] @ self.F[cols].T)
         return np.sqrt(np.maximum(d2, 0.0))
 
-    def _condensed(self, block: int) -> np.ndarray:
+    def condensed(self, block: int = 512) -> np.ndarray:
+        """All pairwise distances in SciPy's condensed order, built in row blocks."""
         n = self.n
         out = np.empty(n * (n - 1) // 2, dtype=np.float64)
         pos = 0
@@ -137,25 +138,15 @@ class Distances:
     def square(self, idx: np.ndarray) -> np.ndarray:
         """Distance matrix among rows ``idx``."""
         idx = np.asarray(idx, dtype=np.int64)
-        if self.condensed is None:
-            D = self._block(idx, idx)
-            np.fill_diagonal(D, 0.0)
-            return D
-        i, j = np.meshgrid(idx, idx, indexing="ij")
-        lo, hi = np.minimum(i, j), np.maximum(i, j)
-        n = self.n
-        k = n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)
-        D = self.condensed[np.where(lo == hi, 0, k)]
-        D[lo == hi] = 0.0
+        D = self._block(idx, idx)
+        np.fill_diagonal(D, 0.0)
         return D
 
     def pair(self, i: int, j: int) -> float:
         if i == j:
             return 0.0
-        if self.condensed is None:
-            return float(self._block(np.array([i]), np.array([j]))[0, 0])
-        lo, hi = min(i, j), max(i, j)
-        return float(self.condensed[self.n * lo - lo * (lo + 1) // 2 + (hi - lo - 1)])
+        d2 = self.sq[i] + self.sq[j] - 2.0 * float(self.F[i] @ self.F[j])
+        return float(np.sqrt(max(d2, 0.0)))
 
 
 # --------------------------------------------------------------------------- leaf order
@@ -228,12 +219,10 @@ def leaf_order(Z: np.ndarray, dist: Distances, method: str = "auto") -> tuple[np
 
     n = Z.shape[0] + 1
     if method == "auto":
-        method = "optimal" if (n <= OLO_MAX and dist.condensed is not None) else "gw"
+        method = "optimal" if n <= OLO_MAX else "gw"
     if n < 3 or method == "none":
         return leaves_list(Z), method
     if method == "optimal":
-        if dist.condensed is None:
-            raise InputError("optimal leaf ordering needs exact distances; use leaf_order='gw' for this many samples")
         from ._olo import optimal_order
 
         return optimal_order(Z, dist.square(np.arange(n))), method
@@ -369,8 +358,9 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
         # a sample of the smallest allowed clone has min_clone_size - 1 clone mates
         neighbours = int(np.clip(min_clone_size - 1, 1, 10))
     dist = Distances(X)
-    if dist.condensed is not None:
-        Z = fastcluster.linkage(dist.condensed, method="ward", preserve_input=True)
+    if n <= EXACT_MAX:
+        # fastcluster may overwrite the distances: they are not needed afterwards
+        Z = fastcluster.linkage(dist.condensed(), method="ward", preserve_input=False)
         tree = "ward on exact Euclidean distances"
     else:
         Z, tree = _ward_pca(dist.F)

@@ -35,7 +35,7 @@ LOO_MAX = 200
 
 
 def _rms_distances(X: np.ndarray) -> np.ndarray:
-    d = Distances(X, exact_max=0)  # features only; square blocks on request
+    d = Distances(X)
     D = d.square(np.arange(X.shape[0]))
     return D / np.sqrt(max(X.shape[1], 1))
 
