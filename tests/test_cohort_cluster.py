@@ -27,10 +27,10 @@ def test_distances_are_exact_euclidean():
     assert C.shape[1] <= 14 < X.shape[1]  # 12 runs, the NaN cell splits one run in three
     d = Distances(X)
     ref = pdist(np.nan_to_num(X))
-    np.testing.assert_allclose(d.condensed(block=7), ref, rtol=1e-9, atol=1e-9)
     from scipy.spatial.distance import squareform
-
-    np.testing.assert_allclose(d.square(np.arange(30)), squareform(ref), atol=1e-9)
+    np.testing.assert_allclose(Distances(X, block=7).condensed(), ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(Distances(X, square_max=0).square(np.arange(30)), squareform(ref), atol=1e-9)
+    np.testing.assert_allclose(d.square(np.arange(30)), squareform(ref), atol=1e-5)  # float32 copy
     assert d.pair(3, 17) == pytest.approx(squareform(ref)[3, 17])
 
 
@@ -172,3 +172,19 @@ def test_deterministic_and_needs_two_samples():
     assert (c1.order == c2.order).all() and (c1.clones == c2.clones).all()
     with pytest.raises(InputError, match="at least 2"):
         cluster(m[:1])
+
+
+def test_nanmedian_columns_matches_numpy():
+    from ctcscope.cohort.cluster import nanmedian_columns
+
+    rng = np.random.default_rng(9)
+    A = rng.normal(size=(7, 50))
+    A[rng.random(A.shape) < 0.3] = np.nan
+    A[:, 0] = np.nan
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = np.nanmedian(A, axis=0)
+    np.testing.assert_allclose(nanmedian_columns(A), ref, equal_nan=True)

@@ -98,3 +98,15 @@ def test_cluster_command(cohort, tmp_path):
     assert r.exit_code == 0, r.output
     back = ad.read_h5ad(tmp_path / "cohort.h5ad")
     assert set(back.obs.patient[back.obs.cluster_order >= 0]) == {"P1", "P3"}
+
+
+def test_column_binning_for_drawing_keeps_chromosomes_apart():
+    from ctcscope.cohort.heatmap import bin_columns
+
+    X = np.array([[1, 3, 5, np.nan, 10, 20, 30]], dtype=np.float32)
+    chrom = np.array(["1", "1", "1", "1", "2", "2", "2"])
+    out, ch = bin_columns(X, chrom, max_cols=4)  # k = 2: runs of two bins inside each chromosome
+    np.testing.assert_allclose(out[0], [2, 5, 15, 30])
+    assert ch.tolist() == ["1", "1", "2", "2"]
+    same, ch2 = bin_columns(X, chrom, max_cols=10)
+    assert same is X and ch2 is chrom

@@ -35,7 +35,6 @@ misses when patients are far apart and clones within a patient close.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import anndata as ad
@@ -52,6 +51,8 @@ OLO_MAX = 2000
 #: Above this many samples the tree is built on the leading principal components
 #: (condensed distances would need > 1.6 GB); up to it, on exact Euclidean distances.
 EXACT_MAX = 20_000
+#: Up to this many samples the square distance matrix is kept (float32) for look-ups.
+SQUARE_MAX = 12_000
 SPLIT_COLUMNS = ["node", "size", "size_left", "size_right", "silhouette_left", "silhouette_right", "accepted",
                  "n_small_branches"]
 
@@ -85,6 +86,27 @@ class Clustering:
 
 
 # --------------------------------------------------------------------------- distances
+def nan_to_zero(X: np.ndarray) -> np.ndarray:
+    """float64 copy with NaN set to 0 (np.nan_to_num also scans for infinities: slower)."""
+    F = np.array(X, dtype=np.float64)
+    F[np.isnan(F)] = 0.0
+    return F
+
+
+def nanmedian_columns(A: np.ndarray) -> np.ndarray:
+    """Column medians ignoring NaN (NaN where a column has no value), by one sort: NaN
+    sorts last, so the middle of each column's finite values is found by its count."""
+    S = np.sort(A, axis=0)
+    k = np.isfinite(A).sum(axis=0)
+    lo = np.maximum((k - 1) // 2, 0)
+    hi = np.maximum(k // 2, 0)
+    j = np.arange(A.shape[1])
+    with np.errstate(invalid="ignore"):
+        med = 0.5 * (S[lo, j] + S[hi, j])
+    med[k == 0] = np.nan
+    return med
+
+
 def compress_columns(X: np.ndarray) -> np.ndarray:
     """Merge runs of identical adjacent columns into one column scaled by sqrt(run length).
 
@@ -97,47 +119,76 @@ def compress_columns(X: np.ndarray) -> np.ndarray:
     change = np.r_[True, np.any(X[:, 1:] != X[:, :-1], axis=0)]
     starts = np.flatnonzero(change)
     runs = np.diff(np.r_[starts, X.shape[1]])
-    return X[:, starts] * np.sqrt(runs)[None, :]
+    return X[:, starts] * np.sqrt(runs).astype(np.float64)[None, :]
 
 
 class Distances:
-    """Euclidean distances between the rows of a matrix (NaN read as 0), from features.
+    """Euclidean distances between the rows of a matrix (NaN read as 0).
 
-    Rows are kept as compressed, centred features (see :func:`compress_columns`), so any
-    block of distances comes from one matrix product; :meth:`condensed` builds the full
-    condensed vector (n(n-1)/2 values) only when asked, for the tree.
+    Rows are kept as compressed, centred float64 features (see :func:`compress_columns`).
+    Up to ``square_max`` rows the full distance matrix is computed once, in blocks, and
+    kept as float32 (400 MB at 10,000 rows) for every later look-up; above it, blocks are
+    computed from the features on request.
     """
 
-    def __init__(self, X: np.ndarray):
-        F = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0)
-        F = compress_columns(F)
-        F = F - F.mean(axis=0, keepdims=True)  # centring: same distances, less cancellation
+    def __init__(self, X: np.ndarray, square_max: int = SQUARE_MAX, block: int = 1024):
+        # compress in the input precision, then widen only the (fewer) compressed columns
+        Z = np.array(X, dtype=np.result_type(np.asarray(X).dtype, np.float32))
+        Z[np.isnan(Z)] = 0.0
+        F = compress_columns(Z)
+        del Z
+        F = F.astype(np.float64, copy=False)
+        F -= F.mean(axis=0, keepdims=True)  # centring: same distances, less cancellation
         self.F = F
         self.sq = np.einsum("ij,ij->i", F, F)
         self.n = F.shape[0]
+        self.square_max = square_max
+        self.block = block
+        self.D = None
+
+    def _fill(self, condensed: bool) -> np.ndarray | None:
+        """One pass over row blocks: keeps the float32 square matrix (when small enough)
+        and, if asked, returns the float64 condensed vector."""
+        n = self.n
+        keep = n <= self.square_max and self.D is None
+        D = np.empty((n, n), dtype=np.float32) if keep else None
+        out = np.empty(n * (n - 1) // 2, dtype=np.float64) if condensed else None
+        pos = 0
+        allc = np.arange(n)
+        for a in range(0, n, self.block):
+            rows = np.arange(a, min(a + self.block, n))
+            B = self._block(rows, allc[a:])  # upper triangle only: half the products
+            if keep:
+                D[a:a + len(rows), a:] = B
+                D[a:, a:a + len(rows)] = B.T
+            if condensed:
+                for k, i in enumerate(rows):
+                    m = n - i - 1
+                    out[pos:pos + m] = B[k, i + 1 - a:]
+                    pos += m
+        if keep:
+            np.fill_diagonal(D, 0.0)
+            self.D = D
+        return out
+
+    def _square_ready(self) -> bool:
+        if self.D is None and self.n <= self.square_max:
+            self._fill(condensed=False)
+        return self.D is not None
 
     def _block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         d2 = self.sq[rows, None] + self.sq[None, cols] - 2.0 * (self.F[rows] @ self.F[cols].T)
         return np.sqrt(np.maximum(d2, 0.0))
 
-    def condensed(self, block: int = 512) -> np.ndarray:
-        """All pairwise distances in SciPy's condensed order, built in row blocks."""
-        n = self.n
-        out = np.empty(n * (n - 1) // 2, dtype=np.float64)
-        pos = 0
-        allc = np.arange(n)
-        for a in range(0, n, block):
-            rows = np.arange(a, min(a + block, n))
-            D = self._block(rows, allc)
-            for k, i in enumerate(rows):
-                m = n - i - 1
-                out[pos:pos + m] = D[k, i + 1:]
-                pos += m
-        return out
+    def condensed(self) -> np.ndarray:
+        """All pairwise distances (float64) in SciPy's condensed order, from the features."""
+        return self._fill(condensed=True)
 
     def square(self, idx: np.ndarray) -> np.ndarray:
-        """Distance matrix among rows ``idx``."""
+        """Distance matrix among rows ``idx`` (float64)."""
         idx = np.asarray(idx, dtype=np.int64)
+        if self._square_ready():
+            return self.D[np.ix_(idx, idx)].astype(np.float64)
         D = self._block(idx, idx)
         np.fill_diagonal(D, 0.0)
         return D
@@ -145,6 +196,8 @@ class Distances:
     def pair(self, i: int, j: int) -> float:
         if i == j:
             return 0.0
+        if self._square_ready():
+            return float(self.D[i, j])
         d2 = self.sq[i] + self.sq[j] - 2.0 * float(self.F[i] @ self.F[j])
         return float(np.sqrt(max(d2, 0.0)))
 
@@ -341,11 +394,13 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
         beyond), ``optimal``, ``gw`` or ``none``.
     """
     if isinstance(matrix, ad.AnnData):
-        X = np.asarray(matrix.X, dtype=np.float64)
+        X = np.asarray(matrix.X)
         ids = list(map(str, matrix.obs_names)) if sample_ids is None else list(sample_ids)
         bins = list(map(str, matrix.var_names))
     else:
-        X = np.asarray(matrix, dtype=np.float64)
+        X = np.asarray(matrix)
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(np.float64)
         ids = [str(i) for i in range(X.shape[0])] if sample_ids is None else list(map(str, sample_ids))
         bins = [str(j) for j in range(X.shape[1])]
     n = X.shape[0]
@@ -377,15 +432,15 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
                                                 max_silhouette_cells=max_silhouette_cells, seed=seed)
         rule = (f"top-down splits of the Ward tree while both branches' mean {neighbours}-nearest-neighbour "
                 f"silhouette >= {silhouette_threshold} and both hold >= {min_clone_size} samples")
-    Xf = np.nan_to_num(X, nan=0.0)
     lab = np.full(n, -1, dtype=np.int64)
     for k, idx in enumerate(clones_idx):
         lab[idx] = k
     assigned = np.full(n, "tree", dtype=object)
     if len(aside):
         # set-aside samples join the clone with the nearest mean profile
-        cent = np.vstack([Xf[idx].mean(axis=0) for idx in clones_idx])
-        d2 = (Xf[aside] ** 2).sum(1)[:, None] + (cent ** 2).sum(1)[None, :] - 2 * Xf[aside] @ cent.T
+        cent = np.vstack([nan_to_zero(X[idx]).mean(axis=0) for idx in clones_idx])
+        Xa = nan_to_zero(X[aside])
+        d2 = (Xa ** 2).sum(1)[:, None] + (cent ** 2).sum(1)[None, :] - 2 * Xa @ cent.T
         lab[aside] = np.argmin(d2, axis=1)
         assigned[aside] = "nearest"
     # name clones C1, C2, ... by where they first appear from the top of the heatmap
@@ -396,9 +451,12 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     rank[np.argsort(firsts)] = np.arange(len(firsts))
     clones = np.array([f"C{rank[k] + 1}" for k in lab], dtype=object)
     names = [f"C{i + 1}" for i in range(len(clones_idx))]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # bins without values in a clone stay NaN
-        cons = np.vstack([np.nanmedian(X[clones == c], axis=0) for c in names])
+    # medians on runs of columns equal in every sample (exact; far fewer columns)
+    run_start = np.flatnonzero(np.r_[True, np.any((X[:, 1:] != X[:, :-1]) & ~(np.isnan(X[:, 1:]) & np.isnan(X[:, :-1])),
+                                                  axis=0)]) if X.shape[1] > 1 else np.zeros(X.shape[1], dtype=np.int64)
+    run_len = np.diff(np.r_[run_start, X.shape[1]])
+    Xr = X[:, run_start]
+    cons = np.vstack([np.repeat(nanmedian_columns(Xr[clones == c]), run_len) for c in names])
     consensus = pd.DataFrame(cons.astype(np.float32), index=names, columns=bins)
     params = {"method": "ward", "metric": "euclidean", "tree": tree, "leaf_order": olo, "clone_rule": rule,
               "min_clone_size": int(min_clone_size), "silhouette_threshold": float(silhouette_threshold),

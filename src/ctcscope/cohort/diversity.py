@@ -25,7 +25,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .cluster import Distances
+from .cluster import Distances, nan_to_zero
 from .matrix import CTC_TYPES
 
 #: Most CTCs used for the permutation test (a seeded sample above it).
@@ -153,7 +153,7 @@ def distance_to_reference(matrix: ad.AnnData) -> pd.DataFrame:
     pat = _patients(obs)
     ctc = _ctc_mask(obs)
     st = obs["sample_type"].astype(str).str.lower().to_numpy() if "sample_type" in obs else np.full(len(obs), "ctc")
-    X = np.nan_to_num(np.asarray(matrix.X, dtype=np.float64), nan=0.0)
+    X = nan_to_zero(matrix.X)
     scale = np.sqrt(max(X.shape[1], 1))
     # runs of identical columns carry the same value in every profile and in every median:
     # work on one column per run, weighted by the run length (exact, and much smaller)

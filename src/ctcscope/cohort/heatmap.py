@@ -89,6 +89,25 @@ def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Seque
     return pd.DataFrame(out, index=matrix.obs_names), colours
 
 
+def bin_columns(X: np.ndarray, chrom: np.ndarray, max_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of runs of ``k`` adjacent columns within each chromosome (NaN ignored), with
+    ``k`` the smallest keeping at most about ``max_cols`` columns; returns the new matrix
+    and the chromosome of each new column."""
+    n = X.shape[1]
+    k = int(np.ceil(n / max_cols)) if max_cols and n > max_cols else 1
+    if k == 1:
+        return X, chrom
+    first = np.r_[True, chrom[1:] != chrom[:-1]]
+    start = np.flatnonzero(first)
+    within = np.arange(n) - np.repeat(start, np.diff(np.r_[start, n]))
+    group = np.cumsum(first | (within % k == 0)) - 1
+    edges = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ok = np.isfinite(X)
+    with np.errstate(invalid="ignore"):
+        out = np.add.reduceat(np.where(ok, X, 0.0), edges, axis=1) / np.add.reduceat(ok, edges, axis=1)
+    return out.astype(np.float32), chrom[edges]
+
+
 def _draw_rows(n: int, order: np.ndarray, max_rows: int) -> tuple[np.ndarray, int]:
     step = max(1, int(np.ceil(n / max_rows)))
     return order[::step], step
@@ -119,11 +138,15 @@ def _dendrogram_segments(Z: np.ndarray, order: np.ndarray, scale: float) -> np.n
 
 
 def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence[str] | None = None,
-                 clip: tuple[float, float] = (-2.0, 2.0), max_rows: int = 1500, title: str | None = None,
+                 clip: tuple[float, float] = (-2.0, 2.0), max_rows: int = 1500, max_cols: int = 2400,
+                 title: str | None = None,
                  value_label: str | None = None, width: float = 15.0):
     """Draw the clustered heatmap; returns the matplotlib Figure.
 
     ``matrix``: :func:`cohort_matrix` result; ``clustering``: :func:`cluster` of it.
+    Rows beyond ``max_rows`` are thinned (every k-th in tree order, stated on the figure);
+    columns beyond ``max_cols`` (more than the pixels of a printed figure) are averaged in
+    runs of adjacent bins within each chromosome before drawing.
     """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
@@ -133,7 +156,8 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     n = matrix.n_obs
     order = clustering.order
     rows, step = _draw_rows(n, order, max_rows)
-    X = np.asarray(matrix.X, dtype=np.float32)[rows]
+    chrom_all = matrix.var["chrom"].astype(str).to_numpy()
+    X, chrom = bin_columns(np.asarray(matrix.X, dtype=np.float32)[rows], chrom_all, max_cols)
     tt, colours = track_table(matrix, clustering, tracks)
     nt = tt.shape[1]
     names_shown = len(rows) <= 60
@@ -155,14 +179,13 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     hx = x0 + dw + 0.05 + tw + 0.08
     ax_h = fig.add_axes(box(hx, hw, top, body_h))
     ax_l = fig.add_axes(box(hx + hw + nw + 0.1, lw, top, height - top - 0.1))
-    ax_c = fig.add_axes(box(hx + hw * 0.62, hw * 0.3, top + body_h + under + 0.05, 0.14))
+    ax_c = fig.add_axes(box(hx + hw * 0.7, hw * 0.3, top + body_h + under + 0.05, 0.14))
 
     # body
     cmap = mpl.colormaps["RdBu_r"].with_extremes(bad=NAN_COLOUR)
     interp = "nearest" if len(rows) <= 300 else "antialiased"
     ax_h.imshow(np.ma.masked_invalid(X), aspect="auto", cmap=cmap, vmin=clip[0], vmax=clip[1],
                 interpolation=interp, rasterized=True, extent=(0, X.shape[1], len(rows), 0))
-    chrom = matrix.var["chrom"].astype(str).to_numpy()
     change = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1], True])
     for x in change[1:-1]:
         ax_h.axvline(x, color="black", lw=0.5)
@@ -230,10 +253,10 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     if step > 1:
         note += f"; every {_ordinal(step)} sample in tree order drawn ({len(rows):,} rows)"
     grid = matrix.uns.get("cohort_matrix", {}).get("grid")
-    if grid:
-        note += f"; {matrix.n_vars:,} bins of {int(grid) // 1000} kb"
+    note += f"\n{matrix.n_vars:,} bins" + (f" of {int(grid) // 1000} kb" if grid else "")
     note += "; Ward linkage, Euclidean distance"
-    fig.text(hx / width, 1 - (top + body_h + under + 0.12) / height, note, fontsize=7, va="center", ha="left")
+    fig.text(hx / width, 1 - (top + body_h + under + 0.12) / height, note, fontsize=7, va="center", ha="left",
+             linespacing=1.4)
     fig.text(0.15 / width, 1 - 0.22 / height, title or "Hierarchical clustering of copy-number profiles",
              fontsize=10, ha="left", va="center")
     return fig

@@ -87,7 +87,7 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
                   value: str = "log2_cn_over_ploidy", samples: str | Sequence[str] = "qc_pass_tumour",
                   clip: tuple[float, float] | None = (-2.0, 2.0), floor: float | None = None,
                   max_missing: float = 0.5, min_coverage: float = 0.0,
-                  chrom_sizes: pd.Series | dict | None = None, chunk: int = 1024) -> ad.AnnData:
+                  chrom_sizes: pd.Series | dict | None = None, chunk: int = 256) -> ad.AnnData:
     """Selected samples x fixed-grid bins of log2 relative copy number.
 
     Parameters
@@ -158,8 +158,15 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
         floor = CN_FLOOR if relative else (2.0 ** clip[0] if clip is not None else 0.125)
 
     W = overlap_matrix(var[["chrom", "start", "end"]], g)
+    # grid bins without any usable input bin are empty in every sample: leave them out now
+    cover = np.asarray(W.T @ use.astype(np.float64)).ravel()
+    has = cover > max(min_coverage, 1e-12) * (g["end"] - g["start"]).to_numpy() if min_coverage > 0 else cover > 0
+    n_empty = int((~has).sum())
+    g = g.loc[has]
+    W = W[:, np.flatnonzero(has)]
     rows = np.flatnonzero(sel)
     X = np.empty((len(rows), len(g)), dtype=np.float32)
+    n_missing = np.zeros(len(g), dtype=np.int64)
     L = adata.layers[layer]
     for a in range(0, len(rows), chunk):
         r = rows[a:a + chunk]
@@ -175,18 +182,19 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
         if clip is not None:
             v = np.clip(v, clip[0], clip[1])
         X[a:a + chunk] = v
-    missing = np.isnan(X).mean(axis=0) if len(X) else np.zeros(len(g))
+        n_missing += np.count_nonzero(np.isnan(v), axis=0)
+    missing = n_missing / max(len(rows), 1)
     keep = missing <= max_missing
     if not keep.any():
         raise InputError("no grid bin has values in enough samples; check the cohort's 'use' bins and layers")
     g = g.loc[keep].copy()
     g["missing"] = missing[keep].astype(np.float32)
-    m = ad.AnnData(X=X[:, keep], obs=obs, var=g)
+    m = ad.AnnData(X=X if keep.all() else X[:, keep], obs=obs, var=g)
     m.uns["cohort_matrix"] = {
         "value": value, "layer": layer, "grid": grid_size, "clip": list(clip) if clip is not None else [],
         "floor": float(floor), "samples": samples if isinstance(samples, str) else list(map(str, samples)),
         "max_missing": float(max_missing), "min_coverage": float(min_coverage),
-        "n_grid_bins_dropped": int((~keep).sum()),
-        "nan_fraction": float(np.isnan(m.X).mean()) if m.X.size else 0.0,
+        "n_grid_bins_dropped": int((~keep).sum()) + n_empty,
+        "nan_fraction": float(n_missing[keep].sum() / max(m.X.size, 1)),
     }
     return m
