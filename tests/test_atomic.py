@@ -40,3 +40,14 @@ def test_output_dir_guard(tmp_path):
     f.write_text("")
     with pytest.raises(OutputError, match="is a file"):
         prepare_output_dir(f)
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_tsv(tmp_path / "x.tsv", pd.DataFrame({"a": [1]}))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.tsv").stat().st_mode & 0o777 == 0o644

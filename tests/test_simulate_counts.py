@@ -7,7 +7,7 @@ import pytest
 
 from ctcscope.errors import InputError
 from ctcscope.genome import AUTOSOMES, load_genome
-from ctcscope.simulate import (Bias, Clone, Design, Event, Patient, Sample, design_from_dict, parse_event,
+from ctcscope.simulate import (Clone, Design, Event, Patient, Sample, design_from_dict, parse_event,
                                random_design, region_mask, simulate_cohort)
 from ctcscope.simulate.bias import MAPD_FACTOR
 

@@ -62,6 +62,7 @@ class RunBias:
     site_len: np.ndarray     # fragment length
     site_weight: np.ndarray  # amplification efficiency of each fragment
     gc_run: np.ndarray       # run-level GC coefficients (3,)
+    gc_terms: np.ndarray     # gc_basis of the bins (n_bins, 3)
 
     @property
     def n_sites(self) -> int:
@@ -96,8 +97,7 @@ def run_bias(genome: Genome, bias: Bias, rng: np.random.Generator, min_fragment:
     flen = rng.integers(min_fragment, np.minimum(1500, width[site_bin] // 2) + 1, dtype=np.int64)
     room = width[site_bin] - flen
     site_start = start[site_bin] + (rng.random(len(site_bin)) * room).astype(np.int64)
-    order = np.lexsort((site_start, site_bin))
-    site_bin, site_start, flen = site_bin[order], site_start[order], flen[order]
+    # site_bin is sorted by construction (np.repeat over bins): the BAM writer relies on it
     s = bias.site_sigma
     weight = rng.lognormal(-s * s / 2, s, len(site_bin))
     # locus factor = amplified material relative to a uniform fragment density (the AT
@@ -114,7 +114,7 @@ def run_bias(genome: Genome, bias: Bias, rng: np.random.Generator, min_fragment:
     boost[bad] += bias.blacklist_boost * bl[bad] * rng.lognormal(0.0, 0.7, bad.sum())
     return RunBias(eff=eff, locus=locus, boost=boost, site_bin=site_bin.astype(np.int32),
                    site_start=site_start, site_len=flen.astype(np.int32), site_weight=weight.astype(np.float32),
-                   gc_run=np.asarray(bias.gc_run, float))
+                   gc_run=np.asarray(bias.gc_run, float), gc_terms=gc_basis(gc))
 
 
 @dataclass
@@ -188,7 +188,7 @@ def cell_bias(genome: Genome, bias: Bias, run: RunBias, rng: np.random.Generator
 
 def bias_weights(genome: Genome, run: RunBias, cell: CellBias) -> np.ndarray:
     """Per-bin multiplicative technical factor of one sample (everything but copy number)."""
-    gcf = np.exp(gc_basis(genome.bins.gc.to_numpy(float)) @ cell.gc_coef)
+    gcf = np.exp(run.gc_terms @ cell.gc_coef)
     return run.eff * run.locus * run.boost * gcf * np.exp(cell.wave)
 
 

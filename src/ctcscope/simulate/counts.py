@@ -39,6 +39,7 @@ class Truth:
 
     ``samples``: one row per sample: ``sample_id, patient, sex, sample_type, pool_size,
     phenotype, clone`` (the cell's clone, or the largest tumour clone of a mixture),
+    ``lineage`` (the clone's root ancestor),
     ``composition`` (``A:4;B:1``), ``purity`` (tumour fraction), ``ploidy`` (integer base
     ploidy), ``mean_cn`` (length-weighted over usable autosomal bins), ``modal_cn``,
     ``wgd`` (study rule: ploidy >= 4), ``wgd_event`` (karyotype built by a doubling),
@@ -96,7 +97,7 @@ class SimulatedCohort:
         a = self.adata.copy()
         a.layers["true_cn"] = self.truth.cn.copy()
         t = self.truth.samples.set_index("sample_id").loc[a.obs_names]
-        for col in ("ploidy", "mean_cn", "wgd", "normal_like", "clone", "composition", "purity"):
+        for col in ("ploidy", "mean_cn", "wgd", "normal_like", "clone", "lineage", "composition", "purity"):
             a.obs[f"true_{col}"] = t[col].to_numpy()
         return a
 
@@ -135,7 +136,8 @@ def _sample_clone_info(patient: Patient, sample: Sample) -> dict:
     else:
         dom, ploidy, wgd_event = NORMAL_CLONE, 2, False
     comp = ";".join(f"{k}:{v:g}" for k, v in w.items())
-    return dict(clone=dom, composition=comp, purity=sum(tumour.values()) / tot, ploidy=ploidy,
+    return dict(clone=dom, lineage=patient.lineage(dom) if tumour else NORMAL_CLONE, composition=comp,
+                purity=sum(tumour.values()) / tot, ploidy=ploidy,
                 wgd_event=wgd_event, normal_like=not tumour)
 
 
@@ -146,9 +148,15 @@ def _events_of(patient: Patient, sample: Sample) -> list[tuple[Event, str]]:
         if name == NORMAL_CLONE:
             continue
         c = patient.clone(name)
-        out += [(e, "trunk") for e in patient.trunk] + [(e, f"clone {name}") for e in c.pre_wgd + c.events]
+        out += [(e, "trunk") for e in patient.trunk] + [(e, f"clone {name}") for e in patient.history(name) + c.pre_wgd + c.events]
     out += [(e, "private") for e in sample.events]
     return out
+
+
+def _drug_at_resistance(patient: Patient) -> str:
+    """The last treatment line's drug from the patient's sheet fields ("" if none)."""
+    lines = patient.sheet.get("treatments") or []
+    return str(lines[-1].get("drug", "")) if lines and isinstance(lines[-1], dict) else ""
 
 
 def segments_table(cn: np.ndarray, sample_ids: list[str], genome: Genome) -> pd.DataFrame:
@@ -188,10 +196,14 @@ def genes_table(cn: np.ndarray, samples: pd.DataFrame, genome: Genome, design: D
     """True gene-level copy number of the reported and targeted genes in every sample."""
     targets: dict[str, set[str]] = {}      # sample -> genes named by an event
     labels: dict[tuple[str, str], list[str]] = {}
+    resolved: dict[str, object] = {}
     for patient, sample in design.samples:
         for ev, level in _events_of(patient, sample):
-            g = find_gene(genome, ev.region.removeprefix("gene:"))
-            if g is None or ev.region.removeprefix("gene:") not in (g.symbol, GENE_ALIASES.get(g.symbol)):
+            name = ev.region.removeprefix("gene:")
+            if name not in resolved:
+                resolved[name] = find_gene(genome, name)
+            g = resolved[name]
+            if g is None or name not in (g.symbol, GENE_ALIASES.get(g.symbol)):
                 continue
             targets.setdefault(sample.id, set()).add(g.symbol)
             labels.setdefault((sample.id, g.symbol), []).append(f"{ev.label} ({level})")
@@ -280,7 +292,8 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
             obs_rows.append(dict(
                 sample_id=sample.id, patient=patient.id, sample_type=sample.sample_type, pool_size=sample.n_cells,
                 phenotype=sample.phenotype, isolation=sample.isolation,
-                gii=float(sample.gii) if sample.gii is not None else np.nan, bam="", simulated=True))
+                gii=float(sample.gii) if sample.gii is not None else np.nan, bam="", simulated=True,
+                treatment_group=_drug_at_resistance(patient)))
             truth_rows.append(dict(
                 sample_id=sample.id, patient=patient.id, sex=patient.sex, sample_type=sample.sample_type,
                 pool_size=sample.n_cells, phenotype=sample.phenotype, **info, mean_cn=mean_cn,

@@ -68,13 +68,20 @@ class Event:
 
 @dataclass
 class Clone:
-    """A tumour clone: base ploidy, whole-genome doubling, and its events."""
+    """A tumour clone: base ploidy, whole-genome doubling, and its events.
+
+    ``parent`` names another clone of the patient whose whole event history (its
+    ``pre_wgd`` and ``events``, recursively) this clone inherits as its first events, before
+    its own ``pre_wgd`` events and its doubling; the base ploidy is this clone's own.  So a
+    4n WGD descendant of a 2n clone shares its ancestor's changes, doubled.
+    """
 
     name: str
     ploidy: int = 2
     wgd: bool = False
     pre_wgd: list[Event] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    parent: str | None = None
 
     def __post_init__(self):
         if self.name == NORMAL_CLONE:
@@ -154,6 +161,15 @@ class Patient:
         if len(set(names)) != len(names):
             raise InputError(f"patient {self.id}: clone names must be unique")
         known = set(names) | {NORMAL_CLONE}
+        for c in self.clones:
+            seen, cur = {c.name}, c
+            while cur.parent is not None:
+                if cur.parent not in names:
+                    raise InputError(f"clone {cur.name} of patient {self.id} names parent '{cur.parent}', which is not one of its clones")
+                cur = self.clone(cur.parent)
+                if cur.name in seen:
+                    raise InputError(f"clones of patient {self.id} have a parent cycle through '{cur.name}'; fix the parent fields")
+                seen.add(cur.name)
         for s in self.samples:
             missing = set(s.weights) - known
             if missing:
@@ -161,6 +177,23 @@ class Patient:
 
     def clone(self, name: str) -> Clone | None:
         return next((c for c in self.clones if c.name == name), None)
+
+    def history(self, name: str) -> list[Event]:
+        """Inherited events of clone ``name``: its ancestors' ``pre_wgd + events``, oldest first."""
+        chain, cur = [], self.clone(name)
+        while cur is not None and cur.parent is not None:
+            cur = self.clone(cur.parent)
+            chain.append(cur)
+        return [e for c in reversed(chain) for e in list(c.pre_wgd) + list(c.events)]
+
+    def lineage(self, name: str) -> str:
+        """The root ancestor of clone ``name`` (itself when it has no parent)."""
+        cur = self.clone(name)
+        if cur is None:
+            return name
+        while cur.parent is not None:
+            cur = self.clone(cur.parent)
+        return cur.name
 
 
 @dataclass
@@ -175,8 +208,8 @@ class Bias:
     bulk_mapd: tuple[float, float] = (0.10, 0.15)     # pools of many cells, germline, biopsy
     gc_sd: tuple[float, float, float] = (0.20, 0.10, 0.04)  # per-cell SD of linear/quadratic/cubic GC terms
     gc_run: tuple[float, float, float] = (-0.15, -0.06, 0.0)  # run-level GC curve (Ampli1 favours AT-rich MseI fragments)
-    sites_per_mb: float = 800.0                        # amplified Ampli1 fragments per Mb (fixed per run)
-    site_sigma: float = 1.0                            # log-normal SD of per-fragment amplification (heavy tail)
+    sites_per_mb: float = 1200.0                       # amplified Ampli1 fragments per Mb (fixed per run)
+    site_sigma: float = 0.9                            # log-normal SD of per-fragment amplification (heavy tail)
     wave_sd: tuple[float, float] = (0.02, 0.08)        # SD of long-range log-waviness per cell
     wave_mb: float = 15.0                              # correlation length of the waviness (Mb)
     blacklist_boost: float = 1.0                       # extra read pile-up in unusable blacklisted bins
@@ -198,6 +231,8 @@ class Design:
     #: Seed of the run-level (shared) bias; ``None`` = derived from the simulation seed.
     run_seed: int | None = None
     notes: str = ""
+    #: Always true for designs made by ctcscope; written into every sheet it produces.
+    simulated: bool = True
 
     def __post_init__(self):
         ids = [s.id for p in self.patients for s in p.samples]
@@ -241,17 +276,18 @@ def _event(x) -> Event:
 
 
 def parse_event(text: str) -> Event:
-    """``"8q+1"``, ``"13-1"``, ``"MET=10"``, ``"CDKN2A=0"``, ``"MET=10@2000000"`` (width)."""
+    """``"8q+1"``, ``"13-1"``, ``"MET=10"``, ``"CDKN2A=0"``; ``@width`` for gene-centred
+    focal events: ``"MET=10@2000000"``, ``"ALK+2@5000000"``."""
     import re
 
     t = text.strip()
     m = re.fullmatch(r"(.+?)=(\d+)(?:@(\d+))?", t)
     if m:
         return Event(m.group(1), cn=int(m.group(2)), width=int(m.group(3)) if m.group(3) else None)
-    m = re.fullmatch(r"(.+?)([+-]\d+)", t)
+    m = re.fullmatch(r"(.+?)([+-]\d+)(?:@(\d+))?", t)
     if m and not re.fullmatch(r".+:\d+", m.group(1)):
-        return Event(m.group(1), change=int(m.group(2)))
-    raise InputError(f"cannot read event '{text}'; write e.g. '8q+1', '13-1', 'MET=10' or 'CDKN2A=0'")
+        return Event(m.group(1), change=int(m.group(2)), width=int(m.group(3)) if m.group(3) else None)
+    raise InputError(f"cannot read event '{text}'; write e.g. '8q+1', '13-1', 'MET=10', 'CDKN2A=0@1000000' or 'ALK+2@5000000'")
 
 
 def _fields(cls, d: dict, what: str) -> dict:

@@ -26,39 +26,70 @@ _ARM = re.compile(r"^(?:chr)?([0-9]{1,2}|X|Y)([pq])$", re.I)
 _BAND = re.compile(r"^(?:chr)?([0-9]{1,2}|X|Y)([pq]\d+(?:\.\d+)?)$", re.I)
 
 
+class _Lookup:
+    """Arrays and a gene dictionary of one genome, built once (object comparisons in pandas
+    are slow when repeated for every event)."""
+
+    def __init__(self, genome: Genome):
+        b = genome.bins
+        self.bins = b
+        self.chrom = b.chrom.to_numpy().astype(str)
+        self.start = b.start.to_numpy()
+        self.end = b.end.to_numpy()
+        self.arm = b.arm.to_numpy().astype(str) if "arm" in b else np.full(len(b), "")
+        codes, self.chrom_code = np.unique(self.chrom, return_inverse=True)
+        self.code_of = {c: i for i, c in enumerate(codes)}
+        g = genome.genes
+        self.genes = g
+        self.gene_row: dict[str, int] = {}
+        if g is not None and not g.empty:
+            # first row of each symbol, as the table orders them
+            first = ~g.symbol.duplicated().to_numpy()
+            self.gene_row = dict(zip(g.symbol.to_numpy()[first], np.flatnonzero(first)))
+
+    def chrom_mask(self, c: str) -> np.ndarray:
+        i = self.code_of.get(c)
+        return np.zeros(len(self.chrom), bool) if i is None else self.chrom_code == i
+
+
+_LOOKUPS: dict[int, _Lookup] = {}
+
+
+def _lookup(genome: Genome) -> _Lookup:
+    lk = _LOOKUPS.get(id(genome))
+    if lk is None or lk.bins is not genome.bins or lk.genes is not genome.genes:
+        if len(_LOOKUPS) > 32:
+            _LOOKUPS.clear()
+        lk = _LOOKUPS[id(genome)] = _Lookup(genome)
+    return lk
+
+
 def find_gene(genome: Genome, symbol: str) -> pd.Series | None:
     """The gene-table row of ``symbol`` (or its alias); ``None`` if absent."""
-    g = genome.genes
-    if g is None or g.empty:
-        return None
+    lk = _lookup(genome)
     for name in (symbol, GENE_ALIASES.get(symbol)):
-        if name is None:
-            continue
-        hit = g[g.symbol == name]
-        if len(hit):
-            return hit.iloc[0]
+        if name is not None and name in lk.gene_row:
+            return genome.genes.iloc[lk.gene_row[name]]
     return None
 
 
 def region_mask(genome: Genome, event: Event) -> np.ndarray:
     """Boolean mask of the bins an event covers (edges snap outward to bins)."""
-    bins = genome.bins
-    chrom = bins.chrom.to_numpy()
-    start = bins.start.to_numpy()
-    end = bins.end.to_numpy()
+    lk = _lookup(genome)
+    start, end = lk.start, lk.end
     r = event.region
     m = _COORD.match(r)
     if m:
         c, s, e = canonical_chrom(m.group(1)), int(re.sub("[,_]", "", m.group(2))), int(re.sub("[,_]", "", m.group(3)))
         if e <= s:
             raise InputError(f"event region {r} ends before it starts; give start-end with start < end")
-        mask = (chrom == c) & (start < e) & (end > s)
+        mask = lk.chrom_mask(c) & (start < e) & (end > s)
     elif _ARM.match(r):
         m = _ARM.match(r)
         c, arm = canonical_chrom(m.group(1)), m.group(2).lower()
-        mask = (chrom == c) & (bins.arm.to_numpy() == arm)
-    elif canonical_chrom(r) in set(chrom) and re.fullmatch(r"(?:chr)?([0-9]{1,2}|X|Y)", r, re.I):
-        mask = chrom == canonical_chrom(r)
+        mask = lk.chrom_mask(c) & (lk.arm == arm)
+    elif re.fullmatch(r"(?:chr)?([0-9]{1,2}|X|Y)", r, re.I) and canonical_chrom(r) in lk.code_of:
+        mask = lk.chrom_mask(canonical_chrom(r))
     elif _BAND.match(r) and genome.cytobands is not None and not genome.cytobands.empty:
         m = _BAND.match(r)
         c, band = canonical_chrom(m.group(1)), m.group(2).lower()
@@ -69,7 +100,7 @@ def region_mask(genome: Genome, event: Event) -> np.ndarray:
         if hit.empty:
             raise InputError(f"cytoband {r} is not in the {genome.build} cytoband table; use an arm, coordinates or a gene")
         s, e = int(hit.start.min()), int(hit.end.max())
-        mask = (chrom == c) & (start < e) & (end > s)
+        mask = lk.chrom_mask(c) & (start < e) & (end > s)
     else:
         gene = find_gene(genome, r.removeprefix("gene:"))
         if gene is None:
@@ -81,7 +112,7 @@ def region_mask(genome: Genome, event: Event) -> np.ndarray:
         mid = (int(gene.start) + int(gene.end)) // 2
         s = min(int(gene.start), mid - width // 2)
         e = max(int(gene.end), mid + width // 2)
-        mask = (chrom == str(gene.chrom)) & (start < e) & (end > s)
+        mask = lk.chrom_mask(str(gene.chrom)) & (start < e) & (end > s)
     if not mask.any():
         raise InputError(f"event region '{r}' covers no bin of the {genome.build} {genome.bin_size // 1000} kb bins")
     return mask
@@ -89,7 +120,7 @@ def region_mask(genome: Genome, event: Event) -> np.ndarray:
 
 def germline_profile(genome: Genome, sex: str, base: int = 2) -> np.ndarray:
     """Copies per bin of a karyotype at ``base`` copies per autosome (sex-aware X/Y)."""
-    chrom = genome.bins.chrom.to_numpy()
+    chrom = _lookup(genome).chrom
     cn = np.full(len(chrom), base, dtype=np.int32)
     if sex == "M":
         half = max(1, base // 2)
@@ -116,10 +147,12 @@ def apply_events(cn: np.ndarray, events: list[Event], genome: Genome, masks: dic
 
 
 def clone_profile(clone: Clone, patient: Patient, genome: Genome, masks: dict | None = None) -> np.ndarray:
-    """Copies per bin of a tumour clone: trunk → pre-WGD events → doubling → events."""
+    """Copies per bin of a tumour clone: trunk → ancestors' events → pre-WGD events →
+    doubling → events."""
     base = clone.ploidy // 2 if clone.wgd else clone.ploidy
     cn = germline_profile(genome, patient.sex, base)
-    cn = apply_events(cn, list(patient.trunk) + list(clone.pre_wgd), genome, masks)
+    inherited = patient.history(clone.name)
+    cn = apply_events(cn, list(patient.trunk) + inherited + list(clone.pre_wgd), genome, masks)
     if clone.wgd:
         cn = cn * 2
     return apply_events(cn, clone.events, genome, masks)

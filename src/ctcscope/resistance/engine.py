@@ -1,0 +1,448 @@
+"""Interpretation engine: one evidence-backed reading of resistance per patient.
+
+For each patient it combines the patient sheet (treatment lines, ALK mutations with the
+samples they were found in, other findings) with, when present, the cohort's per-cell
+driver events (``drivers.tsv`` or ``genes.tsv``) and cell table (``cells.tsv``):
+
+1. the **cells** it reads: tumour CTCs = ``sample_type`` ctc/ctc_pool, ``qc_pass`` and not
+   ``normal_like`` (the denominators of every prevalence), biopsies reported apart;
+2. the **mechanisms** detected (on-target / off-target / phenotypic / context), each with
+   the cells that carry it ("MET amplification in 3 of 11 CTCs"), and whether two
+   mechanisms **co-occur** in one cell or sit in different cells;
+3. a **TKI x expected-activity matrix** for the patient's ALK variants, using compound
+   evidence when it exists (never a union of singles) and inferring from the components,
+   flagged as such, only when it does not;
+4. **options** to discuss (see :mod:`ctcscope.resistance.options`) and **caveats**.
+
+Rules used by the matrix (documented in ``docs/resistance.md``):
+
+- statements from ALK-positive NSCLC take precedence; statements from other ALK-driven
+  tumours (ALCL, neuroblastoma, IMT) are shown and used only when no NSCLC statement
+  exists for that variant x drug;
+- sensitive and resistant statements together give ``conflicting`` (both kept and shown);
+- a compound with its own statements is called from them alone; otherwise it is
+  ``resistant`` if any component is resistant, ``sensitive`` only if every component is
+  (basis ``inferred from components``), else ``conflicting``/``unknown``.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import pandas as pd
+
+from ..errors import InputError
+from .knowledge import ALK_TKIS, KnowledgeBase, Mechanism, Statement, level_rank, load_knowledge_base
+from .mutations import AlkVariant
+from .patients import Alteration, Patient
+
+TUMOUR_CTC_TYPES = ("ctc", "ctc_pool")
+RESEARCH_USE = ("Research use only: this reading summarises published evidence for discussion by a molecular "
+                "tumour board; it is not a treatment recommendation.")
+CALL_ORDER = ("resistant", "conflicting", "reduced", "unknown", "sensitive")
+
+
+@dataclass
+class Call:
+    """Expected activity of one drug against one ALK variant."""
+
+    unit: str
+    drug: str
+    call: str                 # sensitive | resistant | conflicting | reduced | unknown
+    basis: str                # compound evidence | mutation evidence | inferred from components | no evidence
+    statements: list[Statement] = field(default_factory=list)
+    components: dict[str, str] = field(default_factory=dict)
+    other_disease_only: bool = False
+    resensitization: bool = False
+
+    @property
+    def best_level(self) -> str:
+        lv = [s.level for s in self.supporting]
+        return min(lv, key=level_rank) if lv else ""
+
+    @property
+    def supporting(self) -> list[Statement]:
+        want = {"sensitive": {"S"}, "resistant": {"R"}, "reduced": {"reduced"}}.get(self.call, {"S", "R", "reduced"})
+        return [s for s in self.statements if s.direction in want]
+
+    def to_dict(self) -> dict:
+        d = {"unit": self.unit, "drug": self.drug, "call": self.call, "basis": self.basis,
+             "best_level": self.best_level or None,
+             "n_sensitive": sum(s.direction == "S" for s in self.statements),
+             "n_resistant": sum(s.direction == "R" for s in self.statements),
+             "statements": [s.to_dict() for s in sorted(self.statements, key=lambda s: (level_rank(s.level), s.id))]}
+        if self.components:
+            d["components"] = self.components
+        if self.other_disease_only:
+            d["other_disease_only"] = True
+        if self.resensitization:
+            d["resensitization"] = True
+        return d
+
+
+def _verdict(statements: list[Statement]) -> str:
+    dirs = {s.direction for s in statements}
+    if "S" in dirs and "R" in dirs:
+        return "conflicting"
+    if "R" in dirs:
+        return "resistant"
+    if "S" in dirs:
+        return "sensitive"
+    if "reduced" in dirs:
+        return "reduced"
+    return "unknown"
+
+
+def activity(kb: KnowledgeBase, variant: AlkVariant | str, drug: str) -> Call:
+    """Expected activity of ``drug`` against one ALK variant (single or compound)."""
+    from .mutations import parse_mutation
+
+    v = variant if isinstance(variant, AlkVariant) else parse_mutation(variant)
+    direct = [s for s in kb.statements_for(v, drug) if s.direction in ("S", "R", "reduced")]
+    nsclc = [s for s in direct if s.nsclc]
+    use = nsclc or direct
+    if use:
+        c = Call(v.canonical, drug, _verdict(use), "compound evidence" if v.is_compound else "mutation evidence", use,
+                 other_disease_only=not nsclc)
+        c.resensitization = c.call == "sensitive" and any(s.resensitizes for s in use)
+        return c
+    if not v.is_compound:
+        return Call(v.canonical, drug, "unknown", "no evidence")
+    comps = {m.canonical: activity(kb, m, drug) for m in v.components}
+    calls = {k: c.call for k, c in comps.items()}
+    vals = set(calls.values())
+    if "resistant" in vals:
+        verdict = "resistant"
+    elif "conflicting" in vals:
+        verdict = "conflicting"
+    elif "unknown" in vals:
+        verdict = "unknown"
+    elif "reduced" in vals:
+        verdict = "reduced"
+    else:
+        verdict = "sensitive"
+    sts = [s for c in comps.values() for s in c.statements]
+    return Call(v.canonical, drug, verdict, "inferred from components", sts, calls,
+                other_disease_only=any(c.other_disease_only for c in comps.values()))
+
+
+def tki_matrix(kb: KnowledgeBase, variants: list[AlkVariant]) -> dict:
+    """Activity of every ALK TKI against each variant, and the per-drug summary over all
+    variants (the worst call: a drug must cover every variant the patient carries)."""
+    units = list(dict.fromkeys(variants))
+    calls = [activity(kb, v, d) for v in units for d in ALK_TKIS]
+    summary = {}
+    for d in ALK_TKIS:
+        cs = [c for c in calls if c.drug == d]
+        if not cs:
+            summary[d] = "no ALK mutation reported"
+            continue
+        summary[d] = min((c.call for c in cs), key=CALL_ORDER.index)
+    return {"units": [v.canonical for v in units], "calls": calls, "summary": summary}
+
+
+# ---- cells and copy number --------------------------------------------------------------
+def _bool(s: pd.Series) -> pd.Series:
+    if s.dtype == bool:
+        return s
+    return s.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "t"])
+
+
+def _prepare_cells(cells: pd.DataFrame | None) -> pd.DataFrame | None:
+    if cells is None:
+        return None
+    c = cells.copy()
+    if "sample_id" not in c.columns:
+        if c.index.name == "sample_id" or c.index.dtype == object:
+            c = c.reset_index().rename(columns={c.index.name or "index": "sample_id"})
+        else:
+            raise InputError("cells table has no 'sample_id' column; pass cells.tsv from the copy-number step")
+    if "patient" not in c.columns:
+        raise InputError("cells table has no 'patient' column; add the patient of each sample to the sample sheet")
+    c["sample_id"] = c["sample_id"].astype(str)
+    c["patient"] = c["patient"].fillna("").astype(str)
+    c["sample_type"] = c["sample_type"].fillna("ctc").astype(str).str.lower() if "sample_type" in c else "ctc"
+    c["qc_pass"] = _bool(c["qc_pass"]) if "qc_pass" in c else True
+    c["normal_like"] = _bool(c["normal_like"]) if "normal_like" in c else False
+    c["phenotype"] = c["phenotype"].fillna("").astype(str) if "phenotype" in c else ""
+    return c
+
+
+def _prepare_events(events: pd.DataFrame | None, min_confidence: str) -> pd.DataFrame | None:
+    if events is None:
+        return None
+    need = {"sample_id", "gene", "state"}
+    if missing := need - set(events.columns):
+        raise InputError(f"driver table lacks column(s) {', '.join(sorted(missing))}; pass drivers.tsv or genes.tsv")
+    e = events.copy()
+    e["sample_id"] = e["sample_id"].astype(str)
+    e["gene"] = e["gene"].astype(str).str.upper()
+    e["state"] = e["state"].astype(str).str.lower()
+    e = e[e["state"].isin(["amp", "gain", "loss", "homdel"])]
+    if "confidence" in e.columns:
+        e["confidence"] = e["confidence"].fillna("high").astype(str).str.lower()
+        if min_confidence == "high":
+            e = e[e["confidence"] == "high"]
+    else:
+        e["confidence"] = "high"
+    return e
+
+
+def _index_events(ev: pd.DataFrame | None) -> dict[str, list[tuple[str, str, str]]]:
+    """``{gene: [(sample_id, state, confidence), ...]}`` of one patient's events."""
+    out: dict[str, list] = defaultdict(list)
+    if ev is None or not len(ev):
+        return out
+    for sid, gene, state, conf in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(), ev["state"].to_numpy(),
+                                      ev["confidence"].to_numpy()):
+        out[gene].append((sid, state, conf))
+    return out
+
+
+def _cn_carriers(mech: Mechanism, by_gene: dict, samples: set[str]) -> dict[str, list[str]]:
+    """{sample_id: ['MET:amp', ...]} for the samples carrying the mechanism."""
+    spec = mech.detect.get("copy_number") or {}
+    genes = [g.upper() for g in spec.get("genes", [])]
+    states = set(spec.get("states", []))
+    roles = {k.upper(): set(v) for k, v in (spec.get("roles") or {}).items()}
+    hits: dict[str, dict[str, str]] = defaultdict(dict)
+    for gene in genes:
+        ok = roles.get(gene, states)
+        for sid, state, conf in by_gene.get(gene, ()):
+            if sid in samples and state in ok:
+                hits[sid][gene] = f"{gene}:{state}" + ("(low)" if conf == "low" else "")
+    out = {}
+    for sid, h in hits.items():
+        if spec.get("all_of"):
+            if all(g in h for g in genes):
+                out[sid] = [h[g] for g in genes]
+        else:
+            out[sid] = [h[g] for g in genes if g in h]
+    return out
+
+
+def _sheet_matches(mech: Mechanism, alterations: list[Alteration]) -> list[Alteration]:
+    out = []
+    for a in alterations:
+        for entry in mech.detect.get("sheet", []) or []:
+            if "term" in entry:
+                if a.is_term and entry["term"].lower() in a.text.lower():
+                    out.append(a)
+                    break
+            elif a.gene == entry.get("gene"):
+                events = [str(x) for x in entry.get("events", [])]
+                if a.event in events or (a.detail and a.detail in [x.upper() for x in events]):
+                    out.append(a)
+                    break
+    return out
+
+
+@dataclass
+class Detected:
+    mechanism: Mechanism
+    cells: dict[str, list[str]] = field(default_factory=dict)      # tumour CTCs: events
+    biopsies: dict[str, list[str]] = field(default_factory=dict)
+    sheet: list[Alteration] = field(default_factory=list)
+    n_total: int = 0
+    by_phenotype: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def states(self) -> Counter:
+        """Strongest copy-number state per carrying CTC (amp/homdel before gain/loss)."""
+        out = Counter()
+        for evs in self.cells.values():
+            st = [e.split(":", 1)[1].replace("(low)", "") for e in evs if ":" in e]
+            if st:
+                out["amp" if "amp" in st else "homdel" if "homdel" in st else st[0]] += 1
+        return out
+
+    @property
+    def strong(self) -> bool:
+        """Detected by amplification, homozygous deletion, co-loss in one cell, a phenotype or
+        the sheet - not only by low-level gains or losses in aneuploid cells."""
+        if self.sheet or self.biopsies and any("amp" in e or "homdel" in e for v in self.biopsies.values() for e in v):
+            return True
+        if self.mechanism.detect.get("phenotype") or (self.mechanism.detect.get("copy_number") or {}).get("all_of"):
+            return bool(self.cells)
+        st = self.states
+        return bool(st["amp"] or st["homdel"])
+
+    @property
+    def label(self) -> str:
+        lab = self.mechanism.label
+        st = self.states
+        if "amplification" in lab and self.cells and not st["amp"]:
+            return lab.replace("amplification", "copy gain")
+        return lab
+
+    def summary(self) -> str:
+        parts = []
+        if self.n_total:
+            parts.append(f"{self.label} in {self.n_cells} of {self.n_total} CTCs" if self.cells else "")
+        if self.biopsies:
+            parts.append(f"in the biopsy ({', '.join(self.biopsies)})")
+        if self.sheet:
+            where = sorted({w for a in self.sheet for w in a.found_in})
+            parts.append(f"reported in the patient sheet ({'; '.join(a.text for a in self.sheet)}"
+                         + (f"; found in {', '.join(where)})" if where else ")"))
+        return (", ".join(p for p in parts if p) or self.label).replace(", in the biopsy", " and in the biopsy")
+
+
+def _prevalence(n: int, total: int) -> str:
+    if not total:
+        return ""
+    f = n / total
+    return "all" if n == total else "most" if f > 0.5 else "half" if f == 0.5 else "a minority"
+
+
+@dataclass
+class PatientReading:
+    patient: Patient
+    cells_info: dict
+    mutations: list[dict]
+    detected: list[Detected]
+    co_occurrence: list[dict]
+    matrix: dict
+    options: list[dict]
+    not_proposed: list[dict]
+    notes: list[str]
+    caveats: list[str]
+
+
+def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cells: pd.DataFrame | None = None,
+                      events: pd.DataFrame | None = None, min_confidence: str = "low",
+                      prepared: bool = False) -> PatientReading:
+    """Reading for one patient from the raw cells table and driver/gene events."""
+    from .options import build_options
+
+    kb = kb or load_knowledge_base()
+    if not prepared:
+        cells = _prepare_cells(cells)
+        events = _prepare_events(events, min_confidence)
+    notes, caveats = [], []
+    # -- cells --------------------------------------------------------------------------
+    info: dict = {"n_tumour_ctcs": 0}
+    tumour, biopsies, pheno_of = [], [], {}
+    if cells is not None:
+        mine = cells[cells["patient"] == patient.id]
+        ctc = mine[mine["sample_type"].isin(TUMOUR_CTC_TYPES)]
+        keep = ctc[ctc["qc_pass"] & ~ctc["normal_like"]]
+        tumour = keep["sample_id"].tolist()
+        pheno_of = dict(zip(mine["sample_id"], mine["phenotype"]))
+        bx = mine[(mine["sample_type"] == "biopsy") & mine["qc_pass"]]
+        biopsies = bx["sample_id"].tolist()
+        info = {
+            "n_ctc_samples": int(len(ctc)),
+            "n_tumour_ctcs": int(len(keep)),
+            "excluded_qc_fail": int((~ctc["qc_pass"]).sum()),
+            "excluded_normal_like": int((ctc["qc_pass"] & ctc["normal_like"]).sum()),
+            "tumour_ctcs": tumour,
+            "phenotypes": dict(Counter(keep["phenotype"].replace("", "unknown"))),
+            "biopsies": biopsies,
+        }
+        if len(mine) == 0:
+            notes.append(f"No sample of patient {patient.id} is in the cells table; the reading uses the patient sheet only.")
+        elif 0 < len(keep) < 5:
+            caveats.append(f"Only {len(keep)} tumour CTC(s) passed QC; prevalences are imprecise.")
+    n_total = len(tumour)
+    # -- ALK mutations from the sheet ------------------------------------------------------
+    muts = []
+    for sm in patient.mutations:
+        d = {"input": sm.variant.input, "canonical": sm.variant.canonical, "hgvs": sm.variant.hgvs,
+             "compound": sm.variant.is_compound, "found_in": list(sm.found_in),
+             "ctcs": [x for x in sm.found_in if x in set(tumour)]}
+        unknown = kb.describe_unknown(sm.variant)
+        if unknown:
+            d["note"] = unknown
+            caveats.append(unknown[0].upper() + unknown[1:] + ".")
+        muts.append(d)
+    # -- mechanisms -----------------------------------------------------------------------
+    detected: list[Detected] = []
+    by_gene = _index_events(events)
+    scope = set(tumour) | set(biopsies)
+    for mech in kb.mechanisms:
+        det = Detected(mech, n_total=n_total)
+        if events is not None and mech.detect.get("copy_number"):
+            car = _cn_carriers(mech, by_gene, scope)
+            det.cells = {k: v for k, v in car.items() if k in set(tumour)}
+            det.biopsies = {k: v for k, v in car.items() if k in set(biopsies)}
+        if tumour and mech.detect.get("phenotype"):
+            for sid in tumour:
+                if pheno_of.get(sid, "") in mech.detect["phenotype"]:
+                    det.cells.setdefault(sid, []).append(pheno_of[sid])
+        det.sheet = _sheet_matches(mech, patient.alterations)
+        fv = [x.lower() for x in mech.detect.get("fusion_variant", []) or []]
+        fusion_hit = bool(fv) and patient.variant.strip().lower() in fv
+        if det.cells or det.biopsies or det.sheet or fusion_hit:
+            if det.cells:
+                ph = Counter(pheno_of.get(s, "") or "unknown" for s in det.cells)
+                tot = Counter(pheno_of.get(s, "") or "unknown" for s in tumour)
+                det.by_phenotype = {p: f"{ph[p]} of {tot[p]}" for p in sorted(ph)}
+            detected.append(det)
+    # -- co-occurrence -------------------------------------------------------------------------
+    sets = [(d.label, set(d.cells)) for d in detected if d.cells and d.mechanism.category != "context"]
+    sets += [(f"ALK {m['canonical']}", set(m["ctcs"])) for m in muts if m["ctcs"]]
+    co = []
+    for (a, sa), (b, sb) in combinations(sets, 2):
+        both = sorted(sa & sb)
+        co.append({"a": a, "b": b, "n_a": len(sa), "n_b": len(sb), "n_both": len(both), "cells_both": both,
+                   "summary": (f"{a} and {b} co-occur in {len(both)} cell(s) ({', '.join(both)})" if both else
+                               f"{a} and {b} sit in different cells (no CTC carries both)")})
+    # -- matrix & options --------------------------------------------------------------------
+    matrix = tki_matrix(kb, [sm.variant for sm in patient.mutations])
+    for c in matrix["calls"]:
+        if c.call == "conflicting":
+            s = sorted({x.source.short for x in c.statements if x.direction == "S"})
+            r = sorted({x.source.short for x in c.statements if x.direction == "R"})
+            caveats.append(f"Conflicting evidence for {c.drug} against ALK {c.unit}: sensitive per {'; '.join(s)}; "
+                           f"resistant per {'; '.join(r)}.")
+        if c.other_disease_only:
+            caveats.append(f"Evidence for {c.drug} against ALK {c.unit} comes only from other ALK-driven tumours "
+                           "(not NSCLC).")
+    options, not_proposed, opt_notes, opt_caveats = build_options(kb, patient, matrix, detected)
+    notes += opt_notes
+    caveats += opt_caveats
+    if events is None and cells is None:
+        notes.append("No cell data were given: mechanisms come from the patient sheet only.")
+    for d in detected:
+        caveats += [c for c in d.mechanism.caveats if c not in caveats]
+    caveats.append(RESEARCH_USE)
+    return PatientReading(patient, info, muts, detected, co, matrix, options, not_proposed, notes,
+                          list(dict.fromkeys(caveats)))
+
+
+def interpret(patients: list[Patient], *, drivers: pd.DataFrame | None = None, cells: pd.DataFrame | None = None,
+              genes: pd.DataFrame | None = None, kb: KnowledgeBase | None = None,
+              min_confidence: str = "low") -> list[PatientReading]:
+    """Readings for every patient of the sheet.
+
+    ``drivers`` (drivers.tsv) or ``genes`` (genes.tsv, preferred when both are given because
+    it covers every gene) supply per-cell copy-number states; ``cells`` (cells.tsv) supplies
+    sample types, QC, normal-like flags and phenotypes.
+    """
+    if min_confidence not in ("low", "high"):
+        raise InputError(f"minimum confidence '{min_confidence}' is not known; use 'low' or 'high'")
+    kb = kb or load_knowledge_base()
+    c = _prepare_cells(cells)
+    src = genes if genes is not None else drivers
+    ev = _prepare_events(src, min_confidence)
+    if ev is not None and c is None and "patient" in src.columns:
+        # without cells.tsv the driver table's own sample columns define the cells it covers
+        c = _prepare_cells(src[[x for x in ("sample_id", "patient", "sample_type", "qc_pass", "normal_like", "phenotype")
+                                if x in src.columns]].drop_duplicates("sample_id"))
+    # split once by patient so each reading touches only its own rows (cohorts of 10^4-10^5 cells)
+    cells_by = dict(tuple(c.groupby("patient", sort=False))) if c is not None else {}
+    ev_by: dict = {}
+    if ev is not None:
+        owner = dict(zip(c["sample_id"], c["patient"])) if c is not None else {}
+        pat = ev["patient"].astype(str) if "patient" in ev.columns else ev["sample_id"].map(owner).fillna("")
+        ev_by = dict(tuple(ev.groupby(pat.to_numpy(), sort=False)))
+    empty_c = c.iloc[0:0] if c is not None else None
+    empty_e = ev.iloc[0:0] if ev is not None else None
+    return [interpret_patient(p, kb=kb, cells=cells_by.get(p.id, empty_c), events=ev_by.get(p.id, empty_e),
+                              min_confidence=min_confidence, prepared=True) for p in patients]

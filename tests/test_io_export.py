@@ -1,0 +1,37 @@
+"""Output files: SEG conventions, h5ad with provenance and mixed-type columns."""
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ctcscope.io.export import read_cohort, segments_to_seg, write_copy_number_outputs
+
+
+def test_seg_is_one_based_log2_and_finite_for_homdel():
+    seg = pd.DataFrame({"sample_id": ["a", "a"], "chrom": ["9", "9"], "start": [0, 21_000_000],
+                        "end": [21_000_000, 22_500_000], "n_bins": [42, 3], "seg_mean": [1.0, 0.0], "cn": [2.0, 0.0]})
+    out = segments_to_seg(seg)
+    assert out.columns.tolist() == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+    assert out["loc.start"].tolist() == [1, 21_000_001] and out["loc.end"].tolist() == [21_000_000, 22_500_000]
+    assert out["seg.mean"].tolist() == [0.0, -10.0]
+
+
+def test_h5ad_roundtrip_with_provenance_and_mixed_columns(tmp_path):
+    obs = pd.DataFrame({"patient": ["P1", "P2"], "note": [None, "x"], "mixed": [3, "x"], "flag": [True, False]},
+                       index=pd.Index(["c/1", "c2"], name="sample_id"))
+    var = pd.DataFrame({"chrom": ["1", "1"], "start": [0, 10], "end": [10, 20]}, index=["1:1-10", "1:11-20"])
+    a = ad.AnnData(obs=obs, var=var, layers={"counts": np.array([[1, 2], [3, 4]], np.int32)})
+    a.uns["ctcscope"] = {"parameters": {"genome": {"build": "hg19"}}, "inputs": [{"path": "/x/y.bam", "sha256": "ab"}]}
+    a.uns["segments"] = pd.DataFrame({"sample_id": ["c/1"], "chrom": ["1"], "start": [0], "end": [20], "n_bins": [2],
+                                      "seg_mean": [1.5], "cn": [3.0]})
+    written = write_copy_number_outputs(a, tmp_path)
+    assert set(written) == {"cohort.h5ad", "cells.tsv", "segments.seg"}
+    b = read_cohort(tmp_path)
+    assert b.uns["ctcscope"] == a.uns["ctcscope"]
+    assert b.obs.note.tolist() == ["", "x"] and b.obs.mixed.tolist() == ["3", "x"] and b.obs.flag.tolist() == [True, False]
+    np.testing.assert_array_equal(b.layers["counts"], a.layers["counts"])
+    cells = pd.read_csv(tmp_path / "cells.tsv", sep="\t")
+    assert cells.sample_id.tolist() == ["c/1", "c2"]
+    assert a.uns["ctcscope"]["inputs"][0]["path"] == "/x/y.bam"  # the caller's object is untouched
+    assert not list(tmp_path.glob(".*tmp-*"))
