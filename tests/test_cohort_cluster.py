@@ -188,3 +188,49 @@ def test_nanmedian_columns_matches_numpy():
             warnings.simplefilter("ignore")
             ref = np.nanmedian(A, axis=0)
     np.testing.assert_allclose(nanmedian_columns(A), ref, equal_nan=True)
+
+
+def test_induced_tree_keeps_the_restricted_structure():
+    from ctcscope.cohort.cluster import induced_linkage
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 4))
+    Z = linkage(X, "ward")
+    keep = np.array([0, 2, 3, 7, 8, 11])
+    Zs = induced_linkage(Z, keep)
+    assert Zs.shape == (5, 4) and Zs[-1, 3] == 6
+    assert np.all(np.diff(Zs[:, 2]) >= 0)  # heights stay ordered
+    # two kept leaves are merged in the induced tree at the height of their lowest common
+    # ancestor in the full tree (cophenetic distances agree)
+    from scipy.cluster.hierarchy import cophenet
+    from scipy.spatial.distance import squareform
+
+    full = squareform(cophenet(Z))
+    sub = squareform(cophenet(Zs))
+    np.testing.assert_allclose(sub, full[np.ix_(keep, keep)])
+
+
+def test_unique_cells_stay_unassigned_and_never_join_another_patient():
+    """CTC cohorts: many patients have a few cells that all differ.  Such cells are left
+    unassigned; cells of two patients never share a clone; real clones are still found."""
+    design = {f"P{i}": [1, 1, 1] for i in range(1, 5)}      # 12 unique cells
+    design.update({"P5": [4, 3], "P6": [5, 1]})             # and real clones beside them
+    for seed in range(3):
+        a, truth = synth_cohort(design, seed=seed, cell_errors=2)
+        c = cluster(cohort_matrix(a))
+        pat = a.obs.patient.to_numpy()
+        for cl in set(c.clones) - {"unassigned"}:
+            assert len(set(pat[c.clones == cl])) == 1, (seed, cl)
+        unique = np.isin(pat, ["P1", "P2", "P3", "P4"]) | (truth == "P6/1")
+        assert (c.clones[unique] == "unassigned").mean() >= 0.75, seed
+        kept = ~unique
+        assert adjusted_rand_score(truth[kept], c.clones[kept]) == 1.0, seed
+
+
+def test_pools_and_biopsies_are_placed_but_form_no_clone():
+    a, truth = synth_cohort({"P1": [6, 5], "P2": [6]}, seed=6)
+    a.obs.loc[a.obs_names[:2], "sample_type"] = ["ctc_pool", "biopsy"]
+    c = cluster(cohort_matrix(a, samples="all"))
+    assert list(c.assigned[:2]) == ["not_single_cell"] * 2 and list(c.clones[:2]) == ["unassigned"] * 2
+    assert adjusted_rand_score(truth[2:], c.clones[2:]) == 1.0
+    assert sorted(c.order) == list(range(a.n_obs))

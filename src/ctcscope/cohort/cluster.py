@@ -4,34 +4,45 @@ The tree is the study's: Euclidean distance and Ward linkage on the log2 relativ
 number (Oulhen et al. 2021, npj Precis Oncol 5:71, Methods "Hierarchical clustering"),
 computed with fastcluster (Müllner 2013, J Stat Softw 53(9), doi:10.18637/jss.v053.i09).
 
-Clones are read off the tree top-down.  Starting at the root, a node is split into its two
-branches when both hold at least ``min_clone_size`` samples and both are well separated:
-the mean silhouette (Rousseeuw 1987, J Comput Appl Math 20:53,
-doi:10.1016/0377-0427(87)90125-7) of each branch reaches ``silhouette_threshold`` (0.25,
-the bound below which Kaufman & Rousseeuw 1990 find "no substantial structure").  The
-silhouette is taken in its nearest-neighbour form: for a sample, ``a`` is the mean
-distance to its ``k`` nearest samples in its own branch and ``b`` to its ``k`` nearest
-samples in the other branch, ``s = (b - a) / max(a, b)``, with ``k = min_clone_size - 1``
-(between 1 and 10: a member of the smallest allowed clone has that many clone mates).  A branch each of whose
-samples has its nearest neighbours on its own side is a clone boundary.  When one branch
-is smaller than ``min_clone_size`` the larger one is examined in its place; if a split is
-accepted further down, the small branches passed on the way are set aside and join the
-clone whose mean profile is nearest, otherwise the whole node is one clone.
+Clones are read off the tree in two steps.
+
+1. Top-down splits.  Starting at the root, a node is split into its two branches when
+   both hold at least ``min_clone_size`` samples and both are well separated: the mean
+   silhouette (Rousseeuw 1987, J Comput Appl Math 20:53, doi:10.1016/0377-0427(87)90125-7)
+   of each branch reaches ``silhouette_threshold`` (0.25, the bound below which Kaufman &
+   Rousseeuw 1990 find "no substantial structure").  The silhouette is taken in its
+   nearest-neighbour form: for a sample, ``a`` is the mean distance to its ``k`` nearest
+   samples in its own branch and ``b`` to its ``k`` nearest samples in the other branch,
+   ``s = (b - a) / max(a, b)``, with ``k = min_clone_size - 1`` (between 1 and 10: a
+   member of the smallest allowed clone has that many clone mates).  When one branch is
+   smaller than ``min_clone_size`` the larger one is examined in its place; if a split is
+   accepted further down, the small branches passed on the way are set aside and join
+   the group of their nearest sample, otherwise the whole node is one group.
+2. Membership.  A member whose nearest clone mate is farther than half the group's
+   (median) distance to the nearest other group is not a member: it leaves the group
+   ("unassigned"), and the rest of the group is split again (step 1 on the tree
+   restricted to it).  In groups of 10 or more the member must also be farther than
+   twice the group's median nearest-mate distance: noisy data (the real CopyKit BL1 cells)
+   put ordinary members of a clone at about half the distance to the next clone.  Groups
+   left with fewer than ``min_clone_size`` samples dissolve.  Repeat until stable.
+
+Clones are called within each patient (cells of two patients come from two tumours), and
+only single cells form clones (pools and biopsies are mixtures of cells: they are in the
+tree and the heatmap, with clone ``unassigned`` and assignment ``not_single_cell``).
 
 Why this rule: the silhouette is free of scale (it compares distances with distances, so
 it does not depend on the grid, the noise level or the number of cells) and needs neither
 a null model nor re-clustering of resamples, so it stays cheap at 10,000 cells (large
 nodes are scored on a seeded sample of ``max_silhouette_cells``).  Requiring *both*
-branches to pass stops a few scattered outliers from becoming a clone because the rest is
-tight.  The nearest-neighbour form is needed because the ordinary silhouette averages
-over whole branches: a branch that holds several far-apart patients, or one large
-diffuse clone, scores low against a tight sibling although the boundary between them is
-clean (on the real CopyKit BL1 cells the ordinary silhouette keeps every tumour subclone
-together; on simulated cohorts it merges a patient with its neighbours), and ``k`` must
-stay below the clone size or a small clone's samples are judged by their distance to a
-different clone sharing their branch.  Examined node
-by node, the rule finds clones nested inside patients, which one global cut of the tree
-misses when patients are far apart and clones within a patient close.
+branches to pass keeps a clone whole when some of its cells are noisier than others (a
+"core" and a "periphery" are not two clones).  The nearest-neighbour form is needed
+because the ordinary silhouette averages over whole branches: a branch that holds
+several far-apart patients, or one large diffuse clone, scores low against a tight
+sibling although the boundary between them is clean (on the real CopyKit BL1 cells the
+ordinary silhouette keeps every tumour subclone together; on simulated cohorts it merges
+a patient with its neighbours).  Step 2 exists for CTC cohorts, where many cells are
+unique: a few unrelated cells scattered in one branch would otherwise block the split
+of the clones beside them and be called a clone themselves.
 """
 from __future__ import annotations
 
@@ -53,7 +64,16 @@ OLO_MAX = 2000
 EXACT_MAX = 20_000
 #: Up to this many samples the square distance matrix is kept (float32) for look-ups.
 SQUARE_MAX = 12_000
-SPLIT_COLUMNS = ["node", "size", "size_left", "size_right", "silhouette_left", "silhouette_right", "accepted",
+#: A member whose nearest clone mate is farther than this fraction of the clone's
+#: (median) distance to the nearest other group leaves the clone.
+GAP = 0.5
+#: ... and, in a clone of at least SPREAD_MIN_MEMBERS, farther than this many times the
+#: clone's median nearest-mate distance (so a noisy clone keeps its ordinary members;
+#: a smaller clone's own spread cannot be told from the scatter of unrelated cells).
+SPREAD = 2.0
+SPREAD_MIN_MEMBERS = 10
+UNASSIGNED = "unassigned"
+SPLIT_COLUMNS = ["tree_size", "size", "size_left", "size_right", "silhouette_left", "silhouette_right", "accepted",
                  "n_small_branches"]
 
 
@@ -65,7 +85,7 @@ class Clustering:
     linkage: np.ndarray                 # (n-1, 4) scipy/fastcluster linkage matrix
     order: np.ndarray                   # leaf order: row indices from top to bottom
     clones: np.ndarray                  # clone label per row ("C1", "C2", ... in leaf order)
-    assigned: np.ndarray                # "tree" or "nearest" (set aside, joined the nearest clone)
+    assigned: np.ndarray                # tree | nearest (set aside, joined the nearest) | unassigned | not_single_cell
     consensus: pd.DataFrame             # clones x bins, median log2 value of the clone's samples
     splits: pd.DataFrame                # every node examined: size_left, size_right, silhouette, accepted
     params: dict = field(default_factory=dict)
@@ -311,27 +331,48 @@ def neighbour_silhouette(D: np.ndarray, left: np.ndarray, k: int = 10) -> tuple[
     return out[0], out[1]
 
 
-def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silhouette_threshold: float = 0.25,
-                neighbours: int = 10, max_silhouette_cells: int = 2000,
-                seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, pd.DataFrame]:
-    """Clones from the Ward tree by top-down nearest-neighbour-silhouette splits (see the
-    module text).
-
-    Returns the clones (arrays of row indices), the rows set aside (small branches passed
-    on the way down to an accepted split; they join the nearest clone later) and a table
-    of every examined split.
-    """
+def induced_linkage(Z: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The tree restricted to the leaves ``keep`` (sorted global indices): removed leaves are
+    pruned and nodes left with one child contracted; merge heights are kept.  Leaf ``i`` of
+    the result is ``keep[i]``."""
     n = Z.shape[0] + 1
-    rng = np.random.default_rng(seed)
+    m = len(keep)
+    rep = np.full(2 * n - 1, -1, dtype=np.int64)
+    rep[keep] = np.arange(m)
+    size = np.zeros(2 * m - 1, dtype=np.int64)
+    size[:m] = 1
+    out = np.empty((max(m - 1, 0), 4))
+    c = 0
+    for k in range(n - 1):
+        ra, rb = rep[int(Z[k, 0])], rep[int(Z[k, 1])]
+        if ra >= 0 and rb >= 0:
+            out[c] = (ra, rb, Z[k, 2], size[ra] + size[rb])
+            size[m + c] = size[ra] + size[rb]
+            rep[n + k] = m + c
+            c += 1
+        else:
+            rep[n + k] = max(ra, rb)
+    return out
+
+
+def split_tree(Z: np.ndarray, leaves: np.ndarray, dist: Distances, *, min_clone_size: int,
+               silhouette_threshold: float, neighbours: int, max_silhouette_cells: int,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray], list[tuple]]:
+    """Top-down splits of tree ``Z`` whose leaf ``i`` is sample ``leaves[i]`` (see the
+    module text).  Returns groups and set-aside branches (global sample indices) and the
+    examined splits."""
+    n = Z.shape[0] + 1
+    if n == 1:
+        return [np.asarray(leaves)], [], []
     left, right, size = _tree_children(Z)
-    clones: list[np.ndarray] = []
+    groups: list[np.ndarray] = []
     aside: list[np.ndarray] = []
     rec = []
     stack = [2 * n - 2]
     while stack:
         top = stack.pop()
         if top < n:
-            clones.append(np.array([top]))
+            groups.append(leaves[[top]])
             continue
         # follow the tree down while one child is too small to be a clone of its own
         node, peeled = top, []
@@ -344,9 +385,9 @@ def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silh
             peeled.append(small)
             node = big
         if node < n or min(sa, sb) < min_clone_size:
-            clones.append(_leaves(Z, top))  # nothing below can be split: one clone
+            groups.append(leaves[_leaves(Z, top)])  # nothing below can be split: one group
             continue
-        la, lb = _leaves(Z, a), _leaves(Z, b)
+        la, lb = leaves[_leaves(Z, a)], leaves[_leaves(Z, b)]
         if sa + sb > max_silhouette_cells:
             # proportional, seeded sample of each side
             ka = max(2, int(round(max_silhouette_cells * sa / (sa + sb))))
@@ -359,21 +400,116 @@ def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silh
         s_a, s_b = neighbour_silhouette(dist.square(idx), np.r_[np.ones(len(la_s), bool), np.zeros(len(lb_s), bool)],
                                         k=neighbours)
         ok = bool(min(s_a, s_b) >= silhouette_threshold)  # both sides, the small one too
-        rec.append((int(node), int(sa + sb), int(sa), int(sb), s_a, s_b, ok, len(peeled)))
+        rec.append((int(len(leaves)), int(sa + sb), int(sa), int(sb), s_a, s_b, ok, len(peeled)))
         if ok:
-            aside.extend(_leaves(Z, p) for p in peeled)
+            aside.extend(leaves[_leaves(Z, p)] for p in peeled)
             stack.extend((b, a))
         else:
-            clones.append(_leaves(Z, top))
+            groups.append(leaves[_leaves(Z, top)])
+    return groups, aside, rec
+
+
+def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silhouette_threshold: float = 0.25,
+                neighbours: int = 1, max_silhouette_cells: int = 2000, seed: int = 0, callable_: np.ndarray | None = None,
+                groups_of: np.ndarray | None = None, max_rounds: int = 20) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Clones from the Ward tree (see the module text).
+
+    ``callable_``: boolean mask of the samples that may form clones (single cells; pools
+    and biopsies are mixtures); the others get -1 and ``not_single_cell``.
+    ``groups_of``: a label per sample (the patient); clones never span two labels.
+    Returns each sample's clone index (-1: in no clone), how it got there (``tree``,
+    ``nearest``, ``unassigned`` or ``not_single_cell``) and a table of every examined split.
+    """
+    n = Z.shape[0] + 1
+    rng = np.random.default_rng(seed)
+    opts = dict(min_clone_size=min_clone_size, silhouette_threshold=silhouette_threshold, neighbours=neighbours,
+                max_silhouette_cells=max_silhouette_cells, rng=rng)
+    cand = np.arange(n) if callable_ is None else np.flatnonzero(callable_)
+    how = np.full(n, "tree", dtype=object)
+    lab = np.full(n, -1, dtype=np.int64)
+    if len(cand) == 0:
+        how[:] = "not_single_cell"
+        return lab, how, pd.DataFrame(columns=SPLIT_COLUMNS)
+    groups, aside, rec = [], [], []
+    if groups_of is None:
+        parts = [cand]
+    else:
+        g_of = np.asarray(groups_of).astype(str)[cand]
+        parts = [cand[g_of == g] for g in pd.unique(g_of)]
+    for part in parts:
+        Zc = Z if len(part) == n else induced_linkage(Z, part)
+        g_, a_, r_ = split_tree(Zc, part, dist, **opts)
+        groups += g_
+        aside += a_
+        rec += r_
+    lab = np.full(n, -1, dtype=np.int64)
+    for k, g in enumerate(groups):
+        lab[g] = k
+    aside = np.concatenate(aside) if aside else np.array([], dtype=np.int64)
+    if len(aside) and (lab >= 0).any():
+        # set-aside samples join the group of their nearest sample (of the same patient)
+        members = np.flatnonzero(lab >= 0)
+        D = np.array(dist._block(aside, members) if dist.D is None else dist.D[np.ix_(aside, members)], dtype=float)
+        if groups_of is not None:
+            gl = np.asarray(groups_of).astype(str)
+            D[gl[aside][:, None] != gl[members][None, :]] = np.inf
+        best = np.argmin(D, axis=1)
+        ok = np.isfinite(D[np.arange(len(aside)), best])
+        lab[aside[ok]] = lab[members[best[ok]]]
+        how[aside[ok]] = "nearest"
+    next_id = len(groups)
+    for _ in range(max_rounds):
+        changed = False
+        for k in np.unique(lab[lab >= 0]):
+            M = np.flatnonzero(lab == k)
+            if len(M) < max(2, min_clone_size):
+                lab[M] = -1
+                changed = True
+                continue
+            others = np.flatnonzero((lab >= 0) & (lab != k))
+            if not len(others):
+                continue  # a single group: nothing to measure a gap against
+            Dm = dist.square(M)
+            np.fill_diagonal(Dm, np.inf)
+            nn = Dm.min(axis=1)
+            Do = dist._block(M, others) if dist.D is None else dist.D[np.ix_(M, others)]
+            gap = float(np.median(Do.min(axis=1)))
+            limit = GAP * gap
+            if len(M) >= SPREAD_MIN_MEMBERS:
+                limit = max(limit, SPREAD * float(np.median(nn)))
+            far = nn > limit
+            if not far.any():
+                continue
+            # members farther from every clone mate than half the clone's distance to the
+            # nearest other group (and, in larger clones, than twice the clone's usual
+            # nearest-mate distance) are not members; the rest is split again on its own tree
+            changed = True
+            lab[M[far]] = -1
+            rest = M[~far]
+            if len(rest) < max(2, min_clone_size):
+                lab[rest] = -1
+                continue
+            sub, sub_aside, sub_rec = split_tree(induced_linkage(Z, rest), rest, dist, **opts)
+            rec.extend(sub_rec)
+            for g in sub:
+                lab[g] = next_id
+                next_id += 1
+            for g in sub_aside:
+                lab[g] = -1
+        if not changed:
+            break
+    how[lab < 0] = UNASSIGNED
+    if callable_ is not None:
+        how[~np.asarray(callable_, bool)] = "not_single_cell"
     splits = pd.DataFrame(rec, columns=SPLIT_COLUMNS)
-    set_aside = np.concatenate(aside) if aside else np.array([], dtype=np.int64)
-    return clones, set_aside, splits
+    return lab, how, splits
 
 
 def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = None,
             min_clone_size: int | None = None, silhouette_threshold: float = 0.25,
             n_clones: int | None = None, neighbours: int | None = None, leaf_order_method: str = "auto",
-            max_silhouette_cells: int = 2000, seed: int = 0) -> Clustering:
+            max_silhouette_cells: int = 2000, clone_samples: np.ndarray | None = None, by_patient: bool = True,
+            seed: int = 0) -> Clustering:
     """Ward/Euclidean tree, leaf order, clones and their consensus profiles.
 
     Parameters
@@ -392,6 +528,13 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     leaf_order_method
         ``auto`` (optimal leaf ordering up to :data:`OLO_MAX` samples, Gruvaeus-Wainer
         beyond), ``optimal``, ``gw`` or ``none``.
+    clone_samples
+        Boolean mask of the samples that may form clones; default: single cells
+        (``obs['sample_type'] == 'ctc'`` when the matrix has it, else all).  Pools and
+        biopsies are mixtures of cells: they are placed in the tree but get no clone.
+    by_patient
+        Call clones within each patient (``obs['patient']``): cells of two patients come
+        from two tumours and cannot share a clone, however alike their profiles.
     """
     if isinstance(matrix, ad.AnnData):
         X = np.asarray(matrix.X)
@@ -421,36 +564,33 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
         Z, tree = _ward_pca(dist.F)
     order, olo = leaf_order(Z, dist, leaf_order_method)
     if n_clones is not None:
-        lab = fcluster(Z, t=int(n_clones), criterion="maxclust")
-        clones_idx = [np.flatnonzero(lab == k) for k in np.unique(lab)]
-        aside = np.array([], dtype=np.int64)
+        lab = fcluster(Z, t=int(n_clones), criterion="maxclust") - 1
+        assigned = np.full(n, "tree", dtype=object)
         splits = pd.DataFrame(columns=SPLIT_COLUMNS)
         rule = f"fixed: {int(n_clones)} groups (maxclust cut)"
     else:
-        clones_idx, aside, splits = call_clones(Z, dist, min_clone_size=min_clone_size,
-                                                silhouette_threshold=silhouette_threshold, neighbours=neighbours,
-                                                max_silhouette_cells=max_silhouette_cells, seed=seed)
+        patients = None
+        if by_patient and isinstance(matrix, ad.AnnData) and "patient" in matrix.obs:
+            patients = matrix.obs["patient"].astype(str).to_numpy()
+        if clone_samples is None and isinstance(matrix, ad.AnnData) and "sample_type" in matrix.obs:
+            clone_samples = (matrix.obs["sample_type"].astype(str).str.lower() == "ctc").to_numpy()
+        lab, assigned, splits = call_clones(Z, dist, min_clone_size=min_clone_size,
+                                            silhouette_threshold=silhouette_threshold, neighbours=neighbours,
+                                            max_silhouette_cells=max_silhouette_cells, seed=seed,
+                                            callable_=None if clone_samples is None else np.asarray(clone_samples, bool),
+                                            groups_of=patients)
         rule = (f"top-down splits of the Ward tree while both branches' mean {neighbours}-nearest-neighbour "
-                f"silhouette >= {silhouette_threshold} and both hold >= {min_clone_size} samples")
-    lab = np.full(n, -1, dtype=np.int64)
-    for k, idx in enumerate(clones_idx):
-        lab[idx] = k
-    assigned = np.full(n, "tree", dtype=object)
-    if len(aside):
-        # set-aside samples join the clone with the nearest mean profile
-        cent = np.vstack([nan_to_zero(X[idx]).mean(axis=0) for idx in clones_idx])
-        Xa = nan_to_zero(X[aside])
-        d2 = (Xa ** 2).sum(1)[:, None] + (cent ** 2).sum(1)[None, :] - 2 * Xa @ cent.T
-        lab[aside] = np.argmin(d2, axis=1)
-        assigned[aside] = "nearest"
+                f"silhouette >= {silhouette_threshold} and both hold >= {min_clone_size} samples; members "
+                f"farther from every clone mate than {GAP} x the clone's distance to other clones (and, from "
+                f"{SPREAD_MIN_MEMBERS} members, {SPREAD} x its median nearest-mate distance) left unassigned")
     # name clones C1, C2, ... by where they first appear from the top of the heatmap
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
-    firsts = np.array([pos[lab == k].min() for k in range(len(clones_idx))])
-    rank = np.empty(len(firsts), dtype=np.int64)
-    rank[np.argsort(firsts)] = np.arange(len(firsts))
-    clones = np.array([f"C{rank[k] + 1}" for k in lab], dtype=object)
-    names = [f"C{i + 1}" for i in range(len(clones_idx))]
+    kept = np.unique(lab[lab >= 0])
+    firsts = np.array([pos[lab == k].min() for k in kept])
+    name_of = {int(k): f"C{r + 1}" for r, k in enumerate(kept[np.argsort(firsts)])}
+    clones = np.array([name_of.get(int(k), UNASSIGNED) for k in lab], dtype=object)
+    names = [f"C{i + 1}" for i in range(len(kept))]
     # medians on runs of columns equal in every sample (exact; far fewer columns)
     run_start = np.flatnonzero(np.r_[True, np.any((X[:, 1:] != X[:, :-1]) & ~(np.isnan(X[:, 1:]) & np.isnan(X[:, :-1])),
                                                   axis=0)]) if X.shape[1] > 1 else np.zeros(X.shape[1], dtype=np.int64)
@@ -461,7 +601,7 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     params = {"method": "ward", "metric": "euclidean", "tree": tree, "leaf_order": olo, "clone_rule": rule,
               "min_clone_size": int(min_clone_size), "silhouette_threshold": float(silhouette_threshold),
               "max_silhouette_cells": int(max_silhouette_cells), "neighbours": int(neighbours), "seed": int(seed), "n_clones": len(names),
-              "n_set_aside": int(len(aside))}
+              "n_set_aside": int((assigned == "nearest").sum()), "n_unassigned": int((clones == UNASSIGNED).sum())}
     return Clustering(sample_ids=ids, linkage=Z, order=np.asarray(order, dtype=np.int64), clones=clones,
                       assigned=assigned, consensus=consensus, splits=splits, params=params)
 

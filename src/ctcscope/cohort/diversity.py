@@ -285,10 +285,16 @@ def diversity_table(matrix: ad.AnnData, clones: np.ndarray | None = None, *,
     if clones is not None:
         ctc = _ctc_mask(obs)
         cl = pd.DataFrame({"patient": pat[ctc], "clone": np.asarray(clones)[ctc]})
-        cl = cl[cl.patient != ""].groupby("patient").clone.agg(
-            n_clones="nunique", clones=lambda s: ";".join(sorted(pd.unique(s), key=lambda c: int(str(c)[1:])
-                                                                  if str(c)[1:].isdigit() else 0))).reset_index()
-        per = per.merge(cl, on="patient", how="left")
+        cl = cl[cl.patient != ""]
+
+        def names(s: pd.Series) -> str:
+            c = sorted(pd.unique(s[s != "unassigned"]), key=lambda x: int(str(x)[1:]) if str(x)[1:].isdigit() else 0)
+            return ";".join(map(str, c))
+
+        agg = cl.groupby("patient").clone.agg(n_clones=lambda s: int(s[s != "unassigned"].nunique()),
+                                              n_unassigned=lambda s: int((s == "unassigned").sum()),
+                                              clones=names).reset_index()
+        per = per.merge(agg, on="patient", how="left")
     if len(summ):
         per = per.merge(summ, on="patient", how="left")
     for c in ("fraction_shared", "fraction_subclonal", "fraction_private", "fraction_single_cell"):
