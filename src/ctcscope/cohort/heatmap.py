@@ -27,6 +27,7 @@ TRACK_LABELS = {"patient": "Patient", "phenotype": "Phenotype", "sample_type": "
                 "wgd": "WGD", "treatment_group": "Treatment", "clone": "Clone"}
 MISSING_COLOUR = "#ffffff"
 NAN_COLOUR = "#d9d9d9"
+UNASSIGNED_COLOUR = "#e0e0e0"
 
 
 def _categorical_colours(values: Sequence[str]) -> dict[str, str]:
@@ -85,6 +86,8 @@ def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Seque
             if not any(txt):
                 continue
             colours[t] = _categorical_colours(txt)
+            if "unassigned" in colours[t]:
+                colours[t]["unassigned"] = UNASSIGNED_COLOUR
             out[t] = txt
     return pd.DataFrame(out, index=matrix.obs_names), colours
 

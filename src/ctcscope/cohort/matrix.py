@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import InputError
 from .rebin import DEFAULT_GRID, grid_for, overlap_matrix, rebin
 
+SEX_CHROMS = ("X", "Y")
 #: Sample types that carry tumour DNA (see docs/data-model.md).
 TUMOUR_TYPES = ("ctc", "ctc_pool", "biopsy")
 #: Sample types whose pairs enter the within/between-patient comparison.
@@ -87,7 +88,8 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
                   value: str = "log2_cn_over_ploidy", samples: str | Sequence[str] = "qc_pass_tumour",
                   clip: tuple[float, float] | None = (-2.0, 2.0), floor: float | None = None,
                   max_missing: float = 0.5, min_coverage: float = 0.0,
-                  chrom_sizes: pd.Series | dict | None = None, chunk: int = 256) -> ad.AnnData:
+                  chrom_sizes: pd.Series | dict | None = None, sex_chromosomes: bool = False,
+                  chunk: int = 256) -> ad.AnnData:
     """Selected samples x fixed-grid bins of log2 relative copy number.
 
     Parameters
@@ -114,6 +116,10 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
         reads them as 0 (= the cell's ploidy).
     min_coverage
         See :func:`ctcscope.cohort.rebin.rebin`.
+    sex_chromosomes
+        Include X and Y.  Off by default: relative to the cell's ploidy a male X sits at
+        log2(1/2) = -1 along 5 % of the genome, so the tree would sort cells by sex before
+        tumour copy number (on the demo cohort, male patients' cells mix into one block).
 
     Returns
     -------
@@ -139,10 +145,16 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
     use = var["use"].fillna(False).astype(bool).to_numpy() if "use" in var else np.ones(adata.n_vars, bool)
     if isinstance(grid, (int, np.integer)):
         chroms = list(dict.fromkeys(var["chrom"].astype(str).to_numpy()[use]))
+        if not sex_chromosomes:
+            chroms = [c for c in chroms if c not in SEX_CHROMS]
+            if not chroms:
+                raise InputError("the cohort has no usable autosomal bins; pass sex_chromosomes=True to cluster on X/Y")
         g = grid_for(var, int(grid), chrom_sizes if chrom_sizes is not None else _chrom_sizes(adata), chroms=chroms)
         grid_size = int(grid)
     else:
         g = grid[["chrom", "start", "end"]].copy()
+        if not sex_chromosomes:
+            g = g[~g["chrom"].astype(str).isin(SEX_CHROMS)]
         grid_size = int(np.median(g.end - g.start)) if len(g) else 0
     ploidy = None
     if relative:
@@ -194,6 +206,7 @@ def cohort_matrix(adata: ad.AnnData, grid: int | pd.DataFrame = DEFAULT_GRID, *,
         "value": value, "layer": layer, "grid": grid_size, "clip": list(clip) if clip is not None else [],
         "floor": float(floor), "samples": samples if isinstance(samples, str) else list(map(str, samples)),
         "max_missing": float(max_missing), "min_coverage": float(min_coverage),
+        "sex_chromosomes": bool(sex_chromosomes),
         "n_grid_bins_dropped": int((~keep).sum()) + n_empty,
         "nan_fraction": float(n_missing[keep].sum() / max(m.X.size, 1)),
     }
