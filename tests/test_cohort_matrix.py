@@ -87,3 +87,14 @@ def test_bad_input_is_explained():
     a.obs["sample_type"] = "wbc"
     with pytest.raises(InputError, match="no sample is left"):
         cohort_matrix(a, 250_000)
+
+
+def test_grid_reaches_the_chromosome_end_of_the_build():
+    a = tiny([[2] * 8], ploidy=[2])
+    a.uns["ctcscope"] = {"parameters": {"genome": {"build": "hg19", "bin_size": 125_000}}}
+    m = cohort_matrix(a, 250_000, samples="all", max_missing=1.0)
+    # without the build the grid stops at the last bin (1 Mb); with it, at chr1's end
+    from ctcscope.cohort.matrix import _chrom_sizes
+
+    assert _chrom_sizes(a)["1"] == 249_250_621
+    assert m.var.start.max() < 1_000_000  # bins without any usable data are left out

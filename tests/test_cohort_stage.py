@@ -81,9 +81,12 @@ def test_cluster_command(cohort, tmp_path):
     (tmp_path / ".ctcscope").write_text("written by ctcscope\n")
     pd.DataFrame({"sample_id": a.obs_names, "ploidy": a.obs.ploidy}).to_csv(tmp_path / "cells.tsv", sep="\t",
                                                                            index=False)
+    (tmp_path / "run.json").write_text(json.dumps({"tool": "ctcscope", "steps": {"copy_number": {"command": "run"}}}))
     runner = CliRunner()
     r = runner.invoke(app, ["cluster", str(tmp_path), "--permutations", "99", "--no-figures"])
     assert r.exit_code == 0, r.output
+    steps = json.loads((tmp_path / "run.json").read_text())["steps"]
+    assert set(steps) == {"copy_number", "cluster"} and steps["cluster"]["command"] == "cluster"
     assert "clustered into 5 clones" in r.output
     back = ad.read_h5ad(tmp_path / "cohort.h5ad")
     assert (back.obs["cluster_order"] >= 0).sum() == 33

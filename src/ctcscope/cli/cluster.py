@@ -58,6 +58,7 @@ def cluster_cmd(
                             min_clone_size=min_clone_size, silhouette_threshold=silhouette, n_clones=clones,
                             n_permutations=permutations, seed=seed, figures=not no_figures)
     write_h5ad(h5, res)
+    _add_run_step(folder, res.uns["clusters"]["provenance"])
     cells = folder / "cells.tsv"
     if cells.exists():
         t = pd.read_csv(cells, sep="\t", dtype={"sample_id": str}, keep_default_na=False)
@@ -75,3 +76,21 @@ def cluster_cmd(
                       f"(RMS log2 per bin); permutation p = {test['p_value']:.3g} ({test['n_permutations']} shuffles)")
     console.print(f"written to {folder}: clusters.tsv, diversity.tsv, diversity_test.json, altered_regions.tsv, "
                   f"clone_consensus.tsv" + ("" if no_figures else ", figures/heatmap.png|svg|json") + ", cohort.h5ad")
+
+
+def _add_run_step(folder: Path, record: dict) -> None:
+    """Add this step's provenance to ``run.json`` (``steps.cluster``) when the folder has one."""
+    import json
+
+    from .._atomic import write_json
+
+    p = folder / "run.json"
+    if not p.exists():
+        return
+    try:
+        run = json.loads(p.read_text())
+    except (OSError, ValueError):
+        return  # not ours to repair
+    if isinstance(run, dict) and isinstance(run.get("steps"), dict):
+        run["steps"]["cluster"] = record
+        write_json(p, run)

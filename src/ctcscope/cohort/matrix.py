@@ -72,10 +72,21 @@ def select_samples(obs: pd.DataFrame, samples: str | Sequence[str] = "qc_pass_tu
 
 
 def _chrom_sizes(adata: ad.AnnData) -> pd.Series | None:
-    """Chromosome lengths of the build the cohort was called on, when it is built in."""
-    try:
-        build = adata.uns["ctcscope"]["genome"]["build"]
-    except (KeyError, TypeError):
+    """Chromosome lengths of the build the cohort was called on, when it is built in
+    (read from the run's provenance, ``uns['ctcscope']``, or a simulation's record)."""
+    u = adata.uns
+    build = None
+    for path in (("ctcscope", "genome", "build"), ("ctcscope", "parameters", "genome", "build"),
+                 ("simulation", "build")):
+        node = u
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) or hasattr(node, "get") else None
+            if node is None:
+                break
+        if isinstance(node, str):
+            build = node
+            break
+    if build is None:
         return None
     from ..genome import BUILTIN_BUILDS, load_genome
 
