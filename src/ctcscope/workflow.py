@@ -37,7 +37,9 @@ log = logging.getLogger("ctcscope")
 
 #: Files of the output folder a new run replaces (``--overwrite``); see docs/data-model.md.
 RUN_FILES = ("run.json", "cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv", "genes.tsv",
-             "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "resistance.json", "resistance.tsv", "report.html")
+             "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "resistance.json", "resistance.tsv", "report.html",
+             "genes.h5ad", "driver_frequencies.tsv", "driver_samples.tsv", "driver_patients.tsv",
+             "driver_recurrence.tsv", "driver_groups.tsv", "driver_groups_summary.tsv")
 RUN_DIRS = ("figures",)
 
 

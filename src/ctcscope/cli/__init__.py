@@ -12,6 +12,7 @@ from ._app import app, console_err
 
 # Sub-commands: importing a module registers its command on ``app``.
 from . import info  # noqa: F401,E402
+from . import drivers  # noqa: F401,E402
 from . import simulate  # noqa: F401,E402
 from . import run  # noqa: F401,E402
 from . import phenotype  # noqa: F401,E402

@@ -1,0 +1,225 @@
+"""Gene-level copy number: state rules, breakpoint rules, flags, and the interval join."""
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctcscope.drivers import CallThresholds, builtin_catalogue, classify_cn, gene_anndata, gene_copy_number
+from ctcscope.drivers.genes import STATE_CODES, segments_from_layer, state_names
+from ctcscope.errors import InputError
+from ctcscope.genome import load_genome
+
+from _drivers_cohort import Sample, build_adata, gene_event, gene_locus
+
+
+@pytest.fixture(scope="module")
+def hg19():
+    return load_genome("hg19", 500_000)
+
+
+def _adata_from_segments(seg: pd.DataFrame, obs: pd.DataFrame, genome) -> ad.AnnData:
+    a = ad.AnnData(X=np.zeros((len(obs), genome.n_bins), np.float32), obs=obs, var=genome.to_var())
+    a.uns["segments"] = seg
+    return a
+
+
+def _genes(*rows):
+    return pd.DataFrame(rows, columns=["chrom", "start", "end", "symbol"])
+
+
+# ---------------------------------------------------------------------------- states
+
+
+@pytest.mark.parametrize("cn,ploidy,state", [
+    (0, 2, "homdel"), (1, 2, "loss"), (2, 2, "neutral"), (3, 2, "gain"), (4, 2, "gain"), (5, 2, "amp"),
+    (9, 2, "amp"), (0, 4, "homdel"), (3, 4, "loss"), (5, 4, "gain"), (7, 4, "gain"), (8, 4, "amp"),
+    (2, 3, "loss"), (5, 3, "gain"), (6, 3, "amp"), (11, 6, "gain"), (12, 6, "amp"), (1, 1, "neutral"),
+    (3, 1, "gain"), (4, 1, "amp"),
+    # fractional copy numbers (pools, biopsies) are read at the nearest integer
+    (2.4, 2, "neutral"), (2.6, 2, "gain"), (1.4, 2, "loss"), (0.4, 2, "homdel"), (4.6, 2, "amp"),
+    (np.nan, 2, "unknown"),
+])
+def test_classify_cn_hand_checked(cn, ploidy, state):
+    assert state_names(classify_cn([cn], ploidy))[0] == state
+
+
+def test_classify_cn_thresholds_are_parameters():
+    # with amp = CN >= 3 x ploidy, 5 copies in a diploid cell is only a gain
+    assert state_names(classify_cn([5, 6], 2, amp_ratio=3.0, amp_extra=0))[0] == "gain"
+    assert state_names(classify_cn([5, 6], 2, amp_ratio=3.0, amp_extra=0))[1] == "amp"
+
+
+# ------------------------------------------------------------------- breakpoint rules
+
+
+def test_gene_spanning_a_breakpoint(hg19):
+    # one sample, chr1: [0, 10 Mb) at 1 copy, [10, 20 Mb) at 2 copies, [20, 30 Mb) at 3 copies
+    seg = pd.DataFrame({"sample_id": "s", "chrom": "1", "start": [0, 10_000_000, 20_000_000],
+                        "end": [10_000_000, 20_000_000, 30_000_000], "n_bins": 20, "seg_mean": 1.0,
+                        "cn": [1.0, 2.0, 3.0]})
+    obs = pd.DataFrame({"ploidy": [2]}, index=["s"])
+    genes = _genes(
+        ("1", 9_900_000, 10_400_000, "LOSS_EDGE"),    # 20 % in the loss, 80 % neutral -> lost (partial deletion)
+        ("1", 19_500_000, 20_100_000, "GAIN_MINOR"),  # 1/6 in the gain -> neutral, not gained
+        ("1", 19_900_000, 20_500_000, "GAIN_MAJOR"),  # 5/6 in the gain -> gained
+        ("1", 14_000_000, 15_000_000, "INSIDE"),      # inside the neutral segment, far from breakpoints
+        ("1", 10_050_000, 10_100_000, "NEAR"),        # inside the neutral segment, 50 kb from a breakpoint
+    )
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), genes).set_index("gene")
+    assert gc.loc["LOSS_EDGE", "state"] == "loss" and gc.loc["LOSS_EDGE", "copy_number"] == 1
+    assert gc.loc["LOSS_EDGE", "cn_major"] == 2 and gc.loc["LOSS_EDGE", "state_major"] == "neutral"
+    assert "spans_breakpoint" in gc.loc["LOSS_EDGE", "low_confidence_reason"]
+    assert gc.loc["GAIN_MINOR", "state"] == "neutral" and gc.loc["GAIN_MINOR", "cn_max"] == 3
+    assert gc.loc["GAIN_MAJOR", "state"] == "gain" and gc.loc["GAIN_MAJOR", "copy_number"] == 3
+    assert gc.loc["INSIDE", "state"] == "neutral" and gc.loc["INSIDE", "confidence"] == "high"
+    assert gc.loc["NEAR", "low_confidence_reason"] == "near_breakpoint"
+    assert (gc["n_bins"] == 20).all()
+
+
+def test_gene_mostly_gained_with_a_partial_loss_reports_the_gain(hg19):
+    seg = pd.DataFrame({"sample_id": "s", "chrom": "1", "start": [0, 10_000_000], "end": [10_000_000, 30_000_000],
+                        "n_bins": 20, "seg_mean": 1.0, "cn": [1.0, 4.0]})
+    obs = pd.DataFrame({"ploidy": [2]}, index=["s"])
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), _genes(("1", 9_900_000, 10_900_000, "G")))
+    r = gc.iloc[0]
+    assert (r.state, r.copy_number, r.state_major, r.state_min) == ("gain", 4, "gain", "loss")
+
+
+def test_gene_in_unusable_bins_takes_agreeing_flanks(hg19):
+    # a gap of unusable bins between two segments: same CN on both sides -> that CN; else unknown
+    seg = pd.DataFrame({"sample_id": ["a", "a", "b", "b"], "chrom": "1",
+                        "start": [0, 12_000_000, 0, 12_000_000], "end": [10_000_000, 30_000_000] * 2,
+                        "n_bins": 20, "seg_mean": 1.0, "cn": [3.0, 3.0, 3.0, 2.0]})
+    obs = pd.DataFrame({"ploidy": [2, 2]}, index=["a", "b"])
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), _genes(("1", 10_500_000, 11_000_000, "GAP")))
+    gc = gc.set_index("sample_id")
+    assert gc.loc["a", "state"] == "gain" and gc.loc["a", "low_confidence_reason"] == "in_unusable_bins"
+    assert gc.loc["b", "state"] == "unknown" and np.isnan(gc.loc["b", "copy_number"])
+
+
+def test_low_confidence_flags(hg19):
+    seg = pd.DataFrame({"sample_id": ["a", "b"], "chrom": "1", "start": 0, "end": 30_000_000,
+                        "n_bins": [2, 40], "seg_mean": 1.0, "cn": [2.0, 2.0]})
+    obs = pd.DataFrame({"ploidy": [2, 2], "qc_pass": [True, False], "ploidy_confidence": [0.9, 0.3]}, index=["a", "b"])
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), _genes(("1", 5_000_000, 5_100_000, "G")))
+    gc = gc.set_index("sample_id")
+    assert gc.loc["a", "low_confidence_reason"] == "few_bins"
+    assert gc.loc["b", "low_confidence_reason"] == "low_qc_sample;uncertain_ploidy"
+    assert (gc["confidence"] == "low").all()
+
+
+def test_ploidy_relative_states_after_wgd(hg19):
+    s = [Sample("wgd", ploidy=4, events=[gene_event(hg19, "MYC", 5), gene_event(hg19, "MET", 8),
+                                         gene_event(hg19, "RB1", 3), gene_event(hg19, "CDKN2A", 0)]),
+         Sample("dip", ploidy=2, events=[gene_event(hg19, "MYC", 4), gene_event(hg19, "MET", 5)])]
+    a = build_adata(hg19, s)
+    genes = builtin_catalogue().select_genes(hg19.genes)
+    gc = gene_copy_number(a, genes).set_index(["sample_id", "gene"])
+    assert gc.loc[("wgd", "MYC"), "state"] == "gain"
+    assert gc.loc[("wgd", "MET"), "state"] == "amp"
+    assert gc.loc[("wgd", "RB1"), "state"] == "loss"
+    assert gc.loc[("wgd", "CDKN2A"), "state"] == "homdel"
+    assert gc.loc[("wgd", "TP53"), "state"] == "neutral" and gc.loc[("wgd", "TP53"), "relative_cn"] == 1.0
+    assert gc.loc[("dip", "MYC"), "state"] == "gain" and gc.loc[("dip", "MET"), "state"] == "amp"
+
+
+def test_male_x_is_not_a_loss_and_sex_is_inferred_from_controls(hg19):
+    cat_genes = builtin_catalogue().select_genes(hg19.genes)
+    xg = cat_genes[cat_genes.chrom == "X"].symbol.iloc[0]
+    s = [Sample("m_ctc", sex="M", patient="PM"), Sample("m_wbc", sex="M", patient="PM", sample_type="wbc"),
+         Sample("f_ctc", sex="F", patient="PF")]
+    a = build_adata(hg19, s)
+    del a.obs["sex"]       # must be inferred from the leukocyte control of patient PM
+    gc = gene_copy_number(a, cat_genes).set_index(["sample_id", "gene"])
+    assert gc.loc[("m_ctc", xg), "state"] == "neutral" and gc.loc[("m_ctc", xg), "expected_cn"] == 1
+    assert gc.loc[("f_ctc", xg), "state"] == "neutral"
+    assert "sex_unknown" in gc.loc[("f_ctc", xg), "low_confidence_reason"]   # no control for PF
+    assert "sex_unknown" not in gc.loc[("m_ctc", xg), "low_confidence_reason"]
+
+
+def test_hg38_alias_septin9(hg19):
+    g38 = load_genome("hg38", 500_000)
+    cat = builtin_catalogue()
+    sel = cat.select_genes(g38.genes)
+    row = sel[sel.catalogue_gene == "SEPT9"]
+    assert row.symbol.tolist() == ["SEPTIN9"]
+    assert "SEPTIN9" in cat and cat.lookup("septin9").name == "SEPT9"
+
+
+def test_missing_ploidy_is_a_clear_error(hg19):
+    a = build_adata(hg19, [Sample("s")])
+    del a.obs["ploidy"]
+    with pytest.raises(InputError, match="ploidy"):
+        gene_copy_number(a, hg19.genes.head(5))
+
+
+# ------------------------------------------------------ the vectorised join vs a reference
+
+
+def _reference(seg: pd.DataFrame, genes: pd.DataFrame, sample: str):
+    """Plain per-gene loop: min, max and largest-overlap copy number."""
+    out = {}
+    s = seg[seg.sample_id == sample]
+    for g in genes.itertuples():
+        ov = s[(s.chrom == g.chrom) & (s.end > g.start) & (s.start < g.end)]
+        if ov.empty:
+            out[g.symbol] = (np.nan, np.nan, np.nan)
+            continue
+        length = np.minimum(ov.end, g.end) - np.maximum(ov.start, g.start)
+        out[g.symbol] = (ov.cn.min(), ov.cn.max(), ov.cn.to_numpy()[np.argmax(length.to_numpy())])
+    return out
+
+
+def test_interval_join_matches_a_reference_loop(hg19):
+    rng = np.random.default_rng(7)
+    genes = hg19.genes[hg19.genes.chrom.isin(["1", "7", "17", "X"])].sample(400, random_state=1)
+    samples = []
+    for k in range(6):
+        ev = []
+        for _ in range(40):
+            c = str(rng.choice(["1", "7", "17", "X"]))
+            a = int(rng.integers(0, 150_000_000))
+            ev.append((c, a, a + int(rng.integers(50_000, 20_000_000)), float(rng.integers(0, 7))))
+        samples.append(Sample(f"s{k}", ploidy=int(rng.choice([2, 3, 4])), events=ev))
+    a = build_adata(hg19, samples, seed=3, jitter=0.3, drop=0.05)
+    gc = gene_copy_number(a, genes, max_pairs=500)   # several chunks
+    seg = a.uns["segments"]
+    for s in a.obs_names:
+        ref = _reference(seg, genes, s)
+        got = gc[gc.sample_id == s].set_index("gene")
+        for sym, (mn, mx, mj) in ref.items():
+            if np.isnan(mn):
+                assert "in_unusable_bins" in got.loc[sym, "low_confidence_reason"]
+                continue
+            assert (got.loc[sym, "cn_min"], got.loc[sym, "cn_max"], got.loc[sym, "cn_major"]) == (mn, mx, mj), (s, sym)
+
+
+def test_segments_from_layer_round_trip(hg19):
+    a = build_adata(hg19, [Sample("s", events=[gene_event(hg19, "ERBB2", 9)])])
+    seg = segments_from_layer(a)
+    c, s, e = gene_locus(hg19, "ERBB2")
+    hit = seg[(seg.chrom == c) & (seg.start <= s) & (seg.end >= e)]
+    assert hit.cn.tolist() == [9.0]
+    # the segments tile exactly the usable bins
+    assert seg.n_bins.sum() == int(hg19.bins.use.sum())
+
+
+def test_gene_anndata_layout(hg19):
+    a = build_adata(hg19, [Sample("a", events=[gene_event(hg19, "MET", 8)]), Sample("b")])
+    cat = builtin_catalogue()
+    gc = gene_copy_number(a, cat.select_genes(hg19.genes))
+    g = gene_anndata(gc, a.obs, cat)
+    assert g.shape == (2, gc.gene.nunique())
+    assert g[ "a", "MET"].X[0, 0] == 8
+    assert g["a", "MET"].layers["state"][0, 0] == STATE_CODES["amp"]
+    assert g.var.loc["MET", "role"] == "activating"
+    assert list(g.obs_names) == ["a", "b"]
+
+
+def test_thresholds_object_changes_calls(hg19):
+    a = build_adata(hg19, [Sample("a", events=[gene_event(hg19, "MET", 5)])])
+    genes = _genes(gene_locus(hg19, "MET") + ("MET",))
+    assert gene_copy_number(a, genes).state.iloc[0] == "amp"
+    assert gene_copy_number(a, genes, thresholds=CallThresholds(amp_ratio=3)).state.iloc[0] == "gain"
