@@ -29,12 +29,14 @@ def cluster_cmd(
 ) -> None:
     """Cluster the cohort's copy-number profiles (Ward, Euclidean, 250 kb), call clones, measure
     intra/inter-patient diversity and draw the heatmap; updates DIR/cohort.h5ad."""
-    import anndata as ad
+    import json
+
     import pandas as pd
 
     from .._atomic import MARKER, write_h5ad, write_tsv
     from ..cohort import run_cluster_stage
     from ..errors import InputError, OutputError
+    from ..io.export import read_cohort
 
     h5 = folder / "cohort.h5ad"
     if not folder.is_dir() or not h5.exists():
@@ -46,7 +48,7 @@ def cluster_cmd(
     if (folder / "clusters.tsv").exists() and not overwrite:
         raise OutputError(f"{folder} already holds a clustering result; pass --overwrite to replace it")
     try:
-        adata = ad.read_h5ad(h5)
+        adata = read_cohort(folder)
     except OSError as e:
         raise InputError(f"cannot read {h5} ({e}); is it a complete h5ad file?") from e
     sel = samples
@@ -57,8 +59,10 @@ def cluster_cmd(
     res = run_cluster_stage(adata, folder, grid=grid * 1000, value=value, samples=sel,
                             min_clone_size=min_clone_size, silhouette_threshold=silhouette, n_clones=clones,
                             n_permutations=permutations, seed=seed, figures=not no_figures)
+    if isinstance(res.uns.get("ctcscope"), dict):  # back to JSON text, as the copy-number step wrote it
+        res.uns["ctcscope"] = json.dumps(res.uns["ctcscope"], default=str)
     write_h5ad(h5, res)
-    _add_run_step(folder, res.uns["clusters"]["provenance"])
+    _add_run_step(folder, json.loads(res.uns["clusters"]["provenance"]))
     cells = folder / "cells.tsv"
     if cells.exists():
         t = pd.read_csv(cells, sep="\t", dtype={"sample_id": str}, keep_default_na=False)

@@ -73,10 +73,18 @@ def select_samples(obs: pd.DataFrame, samples: str | Sequence[str] = "qc_pass_tu
 
 def _chrom_sizes(adata: ad.AnnData) -> pd.Series | None:
     """Chromosome lengths of the build the cohort was called on, when it is built in
-    (read from the run's provenance, ``uns['ctcscope']``, or a simulation's record)."""
-    u = adata.uns
+    (read from ``uns['genome']``, the run's provenance ``uns['ctcscope']``, or a
+    simulation's record)."""
+    u = dict(adata.uns)
+    if isinstance(u.get("ctcscope"), str):  # stored as JSON text in cohort.h5ad
+        import json
+
+        try:
+            u["ctcscope"] = json.loads(u["ctcscope"])
+        except ValueError:
+            u["ctcscope"] = {}
     build = None
-    for path in (("ctcscope", "genome", "build"), ("ctcscope", "parameters", "genome", "build"),
+    for path in (("genome", "build"), ("ctcscope", "genome", "build"), ("ctcscope", "parameters", "genome", "build"),
                  ("simulation", "build")):
         node = u
         for key in path:

@@ -1,6 +1,7 @@
 """The cohort step: matrix, clustering, clones, diversity, heatmap, written to ``out_dir``."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Sequence
@@ -105,7 +106,8 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
         "splits": cl.splits.astype({"accepted": bool}) if len(cl.splits) else cl.splits,
         "consensus": cons.reset_index(drop=True),
         "test": {k: v for k, v in test.items() if v is not None},
-        "provenance": _h5ad_safe(run_record("cluster", params)),
+        # JSON text, as uns['ctcscope']: h5ad cannot hold the nested lists of a record
+        "provenance": json.dumps(run_record("cluster", params), default=str),
         "timing_s": {"matrix": t_matrix, "cluster": t_cluster, "diversity": t_div, "figures": t_fig},
         "files": ["clusters.tsv", "diversity.tsv", "diversity_test.json", "altered_regions.tsv",
                   "clone_consensus.tsv"] + (["figures/heatmap.png", "figures/heatmap.svg", "figures/heatmap.json"]
@@ -119,12 +121,3 @@ def raise_few(n: int):
 
     raise InputError(f"only {n} sample passed the selection; clustering needs at least 2 "
                      "(check qc_pass/sample_type, or choose samples='all')")
-
-
-def _h5ad_safe(obj):
-    """Drop ``None`` values (h5ad cannot store them) from nested dicts/lists."""
-    if isinstance(obj, dict):
-        return {k: _h5ad_safe(v) for k, v in obj.items() if v is not None}
-    if isinstance(obj, list):
-        return [_h5ad_safe(v) for v in obj if v is not None]
-    return obj
