@@ -213,6 +213,13 @@ class Distances:
         np.fill_diagonal(D, 0.0)
         return D
 
+    def cross(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distances from samples ``rows`` to samples ``cols``."""
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        if self._square_ready():
+            return self.D[np.ix_(rows, cols)].astype(np.float64)
+        return self._block(rows, cols)
+
     def pair(self, i: int, j: int) -> float:
         if i == j:
             return 0.0
@@ -388,6 +395,15 @@ def split_tree(Z: np.ndarray, leaves: np.ndarray, dist: Distances, *, min_clone_
             groups.append(leaves[_leaves(Z, top)])  # nothing below can be split: one group
             continue
         la, lb = leaves[_leaves(Z, a)], leaves[_leaves(Z, b)]
+        if peeled:
+            # the split is judged for the whole node: small branches passed on the way
+            # down count with the side of their nearest sample
+            small = np.concatenate([leaves[_leaves(Z, p)] for p in peeled])
+            sides = np.r_[la, lb]
+            near = sides[np.argmin(dist.cross(small, sides), axis=1)]
+            to_a = np.isin(near, la)
+            la, lb = np.r_[la, small[to_a]], np.r_[lb, small[~to_a]]
+            sa, sb = len(la), len(lb)
         if sa + sb > max_silhouette_cells:
             # proportional, seeded sample of each side
             ka = max(2, int(round(max_silhouette_cells * sa / (sa + sb))))
@@ -449,7 +465,7 @@ def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silh
     if len(aside) and (lab >= 0).any():
         # set-aside samples join the group of their nearest sample (of the same patient)
         members = np.flatnonzero(lab >= 0)
-        D = np.array(dist._block(aside, members) if dist.D is None else dist.D[np.ix_(aside, members)], dtype=float)
+        D = dist.cross(aside, members)
         if groups_of is not None:
             gl = np.asarray(groups_of).astype(str)
             D[gl[aside][:, None] != gl[members][None, :]] = np.inf
@@ -472,7 +488,7 @@ def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silh
             Dm = dist.square(M)
             np.fill_diagonal(Dm, np.inf)
             nn = Dm.min(axis=1)
-            Do = dist._block(M, others) if dist.D is None else dist.D[np.ix_(M, others)]
+            Do = dist.cross(M, others)
             gap = float(np.median(Do.min(axis=1)))
             limit = GAP * gap
             if len(M) >= SPREAD_MIN_MEMBERS:
