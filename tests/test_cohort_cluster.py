@@ -234,3 +234,21 @@ def test_pools_and_biopsies_are_placed_but_form_no_clone():
     assert list(c.assigned[:2]) == ["not_single_cell"] * 2 and list(c.clones[:2]) == ["unassigned"] * 2
     assert adjusted_rand_score(truth[2:], c.clones[2:]) == 1.0
     assert sorted(c.order) == list(range(a.n_obs))
+
+
+def test_large_cohort_paths_without_the_square_matrix(monkeypatch):
+    """Above SQUARE_MAX distances come from the features; above EXACT_MAX the tree is
+    built on principal components.  Both still recover the clones."""
+    import importlib
+
+    mod = importlib.import_module("ctcscope.cohort.cluster")
+    a, truth = synth_cohort({"P1": [12, 10], "P2": [14]}, seed=12)
+    m = cohort_matrix(a)
+    monkeypatch.setattr(mod, "SQUARE_MAX", 10)
+    c1 = cluster(m)
+    assert adjusted_rand_score(truth, c1.clones) == 1.0
+    monkeypatch.setattr(mod, "EXACT_MAX", 10)
+    c2 = cluster(m)
+    assert "principal components" in c2.params["tree"]
+    assert adjusted_rand_score(truth, c2.clones) == 1.0
+    assert c2.params["leaf_order"] == "optimal"

@@ -22,6 +22,8 @@ def cluster_cmd(
                                                  help="Smallest clone (default: 2 or 1% of the samples)."),
     silhouette: float = typer.Option(0.25, "--silhouette", help="Split threshold of the nearest-neighbour silhouette."),
     clones: Optional[int] = typer.Option(None, "--clones", help="Cut the tree into exactly this many clones instead."),
+    across_patients: bool = typer.Option(False, "--across-patients",
+                                         help="Let a clone hold cells of several patients (default: clones within a patient)."),
     permutations: int = typer.Option(999, "--permutations", help="Patient-label shuffles of the diversity test."),
     seed: int = typer.Option(0, "--seed", help="Seed of the permutation test and of subsampling."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the heatmap."),
@@ -58,6 +60,7 @@ def cluster_cmd(
         raise InputError(f"--grid must be a positive width in kb, got {grid}")
     res = run_cluster_stage(adata, folder, grid=grid * 1000, value=value, samples=sel,
                             min_clone_size=min_clone_size, silhouette_threshold=silhouette, n_clones=clones,
+                            by_patient=not across_patients,
                             n_permutations=permutations, seed=seed, figures=not no_figures)
     if isinstance(res.uns.get("ctcscope"), dict):  # back to JSON text, as the copy-number step wrote it
         res.uns["ctcscope"] = json.dumps(res.uns["ctcscope"], default=str)

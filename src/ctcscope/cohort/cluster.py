@@ -151,7 +151,7 @@ class Distances:
     computed from the features on request.
     """
 
-    def __init__(self, X: np.ndarray, square_max: int = SQUARE_MAX, block: int = 1024):
+    def __init__(self, X: np.ndarray, square_max: int | None = None, block: int = 1024):
         # compress in the input precision, then widen only the (fewer) compressed columns
         Z = np.array(X, dtype=np.result_type(np.asarray(X).dtype, np.float32))
         Z[np.isnan(Z)] = 0.0
@@ -162,7 +162,7 @@ class Distances:
         self.F = F
         self.sq = np.einsum("ij,ij->i", F, F)
         self.n = F.shape[0]
-        self.square_max = square_max
+        self.square_max = SQUARE_MAX if square_max is None else square_max
         self.block = block
         self.D = None
 

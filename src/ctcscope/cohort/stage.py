@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import write_json, write_tsv
+from ..errors import InputError
 from .cluster import cluster
 from .diversity import diversity_table, patient_test
 from .matrix import cohort_matrix
@@ -21,8 +22,8 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
                       value: str = "log2_cn_over_ploidy", samples: str | Sequence[str] = "qc_pass_tumour",
                       clip: tuple[float, float] | None = (-2.0, 2.0), min_clone_size: int | None = None,
                       silhouette_threshold: float = 0.25, n_clones: int | None = None,
-                      n_permutations: int = 999, shared_fraction: float = 0.8, seed: int = 0,
-                      figures: bool = True, max_rows: int = 1500, quiet: bool = True) -> ad.AnnData:
+                      by_patient: bool = True, n_permutations: int = 999, shared_fraction: float = 0.8,
+                      seed: int = 0, figures: bool = True, max_rows: int = 1500) -> ad.AnnData:
     """Run the cohort step on ``adata`` and write its outputs into ``out_dir``.
 
     Writes (atomically) ``clusters.tsv`` (one row per clustered sample in dendrogram
@@ -33,6 +34,11 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
     ``figures/heatmap.png``, ``figures/heatmap.svg`` and ``figures/heatmap.json`` (the
     compact form for the HTML report).
 
+    Options are those of :func:`cohort_matrix` (``grid, value, samples, clip``),
+    :func:`cluster` (``min_clone_size, silhouette_threshold, n_clones, by_patient, seed``)
+    and :func:`ctcscope.cohort.diversity.diversity_table` / :func:`patient_test`
+    (``shared_fraction, n_permutations``).
+
     Returns a copy of ``adata`` with ``obs['clone']`` (``""`` for samples not clustered),
     ``obs['cluster_order']`` (-1 if not clustered) and ``uns['clusters']``.
     """
@@ -41,10 +47,11 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
     m = cohort_matrix(adata, grid, value=value, samples=samples, clip=clip)
     t_matrix = time.perf_counter() - t0
     if m.n_obs < 2:
-        raise_few(m.n_obs)
+        raise InputError(f"only {m.n_obs} sample passed the selection; clustering needs at least 2 "
+                         "(check qc_pass/sample_type, or choose samples='all')")
     t1 = time.perf_counter()
     cl = cluster(m, min_clone_size=min_clone_size, silhouette_threshold=silhouette_threshold, n_clones=n_clones,
-                 seed=seed)
+                 by_patient=by_patient, seed=seed)
     t_cluster = time.perf_counter() - t1
     t2 = time.perf_counter()
     test = patient_test(m, n_permutations=n_permutations, seed=seed)
@@ -88,7 +95,7 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
 
     params = {"grid": int(grid), "value": value, "samples": samples if isinstance(samples, str) else list(samples),
               "clip": list(clip) if clip is not None else None, "min_clone_size": cl.params["min_clone_size"],
-              "silhouette_threshold": float(silhouette_threshold), "n_clones": n_clones,
+              "silhouette_threshold": float(silhouette_threshold), "n_clones": n_clones, "by_patient": bool(by_patient),
               "n_permutations": int(n_permutations), "shared_fraction": float(shared_fraction), "seed": int(seed)}
     res = adata.copy()
     clone = pd.Series("", index=res.obs_names, dtype=object)
@@ -114,10 +121,3 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
                                             if figures else []),
     }
     return res
-
-
-def raise_few(n: int):
-    from ..errors import InputError
-
-    raise InputError(f"only {n} sample passed the selection; clustering needs at least 2 "
-                     "(check qc_pass/sample_type, or choose samples='all')")
