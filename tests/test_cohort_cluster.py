@@ -252,3 +252,24 @@ def test_large_cohort_paths_without_the_square_matrix(monkeypatch):
     assert "principal components" in c2.params["tree"]
     assert adjusted_rand_score(truth, c2.clones) == 1.0
     assert c2.params["leaf_order"] == "optimal"
+
+
+def test_demo_cohort_patients_and_the_p49_split():
+    """The demo cohort (modelled on Oulhen et al. 2021): no clone spans two patients, and
+    the P49-like patient's two lineages (7 and 6 CTCs, as the study's two distant P49
+    clusters) are two separate blocks of the heatmap order, each with clones of its own."""
+    from ctcscope.simulate import simulate_demo
+
+    m = cohort_matrix(called_from_truth(simulate_demo(), seed=1))
+    c = cluster(m)
+    pat = m.obs.patient.to_numpy()
+    for cl in set(c.clones) - {"unassigned"}:
+        assert len(set(pat[c.clones == cl])) == 1
+    p49 = (pat == "P49") & (m.obs.sample_type == "ctc").to_numpy()
+    lineage = m.obs.true_clone.astype(str).str[0].to_numpy()[p49]
+    assert sorted(pd.Series(lineage).value_counts().tolist()) == [6, 7]
+    in_order = lineage[np.argsort(c.position[p49])]
+    assert (in_order[1:] != in_order[:-1]).sum() == 1  # A...A then B...B (or the reverse)
+    clones_a = set(c.clones[p49][lineage == "A"]) - {"unassigned"}
+    clones_b = set(c.clones[p49][lineage == "B"]) - {"unassigned"}
+    assert clones_a and clones_b and not clones_a & clones_b
