@@ -426,8 +426,9 @@ def split_tree(Z: np.ndarray, leaves: np.ndarray, dist: Distances, *, min_clone_
 
 
 def call_clones(Z: np.ndarray, dist: Distances, *, min_clone_size: int = 2, silhouette_threshold: float = 0.25,
-                neighbours: int = 1, max_silhouette_cells: int = 2000, seed: int = 0, callable_: np.ndarray | None = None,
-                groups_of: np.ndarray | None = None, max_rounds: int = 20) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+                neighbours: int = 1, max_silhouette_cells: int = 2000, seed: int = 0,
+                callable_: np.ndarray | None = None, groups_of: np.ndarray | None = None,
+                max_rounds: int = 20) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Clones from the Ward tree (see the module text).
 
     ``callable_``: boolean mask of the samples that may form clones (single cells; pools
@@ -593,8 +594,8 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
         lab, assigned, splits = call_clones(Z, dist, min_clone_size=min_clone_size,
                                             silhouette_threshold=silhouette_threshold, neighbours=neighbours,
                                             max_silhouette_cells=max_silhouette_cells, seed=seed,
-                                            callable_=None if clone_samples is None else np.asarray(clone_samples, bool),
-                                            groups_of=patients)
+                                            callable_=None if clone_samples is None
+                                            else np.asarray(clone_samples, bool), groups_of=patients)
         rule = (f"top-down splits of the Ward tree while both branches' mean {neighbours}-nearest-neighbour "
                 f"silhouette >= {silhouette_threshold} and both hold >= {min_clone_size} samples; members "
                 f"farther from every clone mate than {GAP} x the clone's distance to other clones (and, from "
@@ -616,7 +617,8 @@ def cluster(matrix: ad.AnnData | np.ndarray, *, sample_ids: list[str] | None = N
     consensus = pd.DataFrame(cons.astype(np.float32), index=names, columns=bins)
     params = {"method": "ward", "metric": "euclidean", "tree": tree, "leaf_order": olo, "clone_rule": rule,
               "min_clone_size": int(min_clone_size), "silhouette_threshold": float(silhouette_threshold),
-              "max_silhouette_cells": int(max_silhouette_cells), "neighbours": int(neighbours), "seed": int(seed), "n_clones": len(names),
+              "max_silhouette_cells": int(max_silhouette_cells), "neighbours": int(neighbours), "seed": int(seed),
+              "n_clones": len(names),
               "n_set_aside": int((assigned == "nearest").sum()), "n_unassigned": int((clones == UNASSIGNED).sum())}
     return Clustering(sample_ids=ids, linkage=Z, order=np.asarray(order, dtype=np.int64), clones=clones,
                       assigned=assigned, consensus=consensus, splits=splits, params=params)

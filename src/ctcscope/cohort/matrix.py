@@ -47,7 +47,8 @@ def select_samples(obs: pd.DataFrame, samples: str | Sequence[str] = "qc_pass_tu
     st = obs["sample_type"].astype(str).str.lower().to_numpy() if "sample_type" in obs else np.full(n, "ctc")
     tumour = np.isin(st, TUMOUR_TYPES)
     qc = obs["qc_pass"].fillna(False).astype(bool).to_numpy() if "qc_pass" in obs else np.ones(n, bool)
-    normal_like = obs["normal_like"].fillna(False).astype(bool).to_numpy() if "normal_like" in obs else np.zeros(n, bool)
+    normal_like = (obs["normal_like"].fillna(False).astype(bool).to_numpy() if "normal_like" in obs
+                   else np.zeros(n, bool))
     if isinstance(samples, str):
         key = samples.lower().replace("-", "_").replace("tumor", "tumour")
         if key == "qc_pass_tumour":

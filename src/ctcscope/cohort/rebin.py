@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import InputError
-from ..genome.names import CHROMS, canonical_chroms, chrom_order
+from ..genome.names import canonical_chroms, chrom_order
 
 #: Grid width used by the study.
 DEFAULT_GRID = 250_000
@@ -316,4 +316,4 @@ def freec_windows(ratio: pd.DataFrame, window: int | None = None) -> pd.DataFram
 
 
 __all__ = ["DEFAULT_GRID", "make_grid", "grid_for", "normalise_intervals", "overlap_matrix", "rebin",
-           "rebin_segments", "rebin_table", "freec_windows", "CHROMS"]
+           "rebin_segments", "rebin_table", "freec_windows"]
