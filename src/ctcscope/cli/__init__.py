@@ -18,6 +18,7 @@ from . import run  # noqa: F401,E402
 from . import phenotype  # noqa: F401,E402
 from . import report  # noqa: F401,E402
 from . import resist  # noqa: F401,E402
+from . import cluster  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:
