@@ -172,11 +172,9 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         "fga": fga, "breakpoints": segments.groupby("sample_id", sort=False).size().reindex(ids).to_numpy() - 23,
         "wgii": fga * 0.9, "n_cn_states": [len(np.unique(cn[r, use])) for r in range(n)],
         "max_amplification": np.nanmax(cn[:, use], axis=1).astype(int),
-        "clone": ["" if c < 0 else f"{clone_patient[c]}_c{c % 2 + 1}" for c in clones],
-        "cluster_order": -1,
+        "clone": "", "cluster_order": -1,  # filled by the cohort step
     }, index=pd.Index(ids, name="sample_id"))
-    tumour = np.flatnonzero(clones >= 0)
-    obs.iloc[tumour, obs.columns.get_loc("cluster_order")] = np.argsort(np.argsort(clones[tumour] * 100000 + tumour))
+    true_clone = pd.Series(["" if c < 0 else f"{clone_patient[c]}_c{c % 2 + 1}" for c in clones], index=obs.index)
 
     run = {"tool": "ctcscope", "simulated": simulated, "steps": {}}
     from ..provenance import run_record
@@ -208,16 +206,18 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
 
     treatment_group = {p: _DRUGS[i % 2] for i, p in enumerate(patients)}
     if "cohort" in steps:
-        cl = obs.loc[obs.clone != "", ["clone", "cluster_order"]].reset_index()
-        write_tsv(out / "clusters.tsv", cl)
-        div = pd.DataFrame({"patient": patients,
-                            "n_cells": [int(((obs.patient == p) & (clones >= 0)).sum()) for p in patients],
-                            "within_median_distance": rng.uniform(5, 20, n_patients).round(2),
-                            "between_median_distance": rng.uniform(25, 40, n_patients).round(2),
-                            "permutation_p": rng.uniform(0.001, 0.01, n_patients).round(4)})
-        write_tsv(out / "diversity.tsv", div)
-        _heatmap_png(out / "figures" / "heatmap.png", cn[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])],
-                     ploidy[tumour][np.argsort(obs.cluster_order.to_numpy()[tumour])])
+        # the real cohort step (250 kb grid, Ward clustering, clones, diversity, heatmap)
+        import anndata as ad
+
+        from ..cohort.stage import run_cluster_stage
+
+        if "cna" not in steps:
+            raise ValueError("the cohort step needs the copy-number step: steps must include 'cna'")
+        a = run_cluster_stage(ad.read_h5ad(out / "cohort.h5ad"), out, n_permutations=199, seed=seed)
+        obs["clone"] = a.obs["clone"].reindex(obs.index).astype(str).to_numpy()
+        obs["cluster_order"] = a.obs["cluster_order"].reindex(obs.index).to_numpy()
+        write_h5ad(out / "cohort.h5ad", a)
+        write_tsv(out / "cells.tsv", obs.reset_index())
         run["steps"]["cohort"] = run_record("ctcscope cluster", {"grid": 250_000})
 
     if "drivers" in steps:
@@ -269,24 +269,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         run["steps"]["resistance"] = r["run"]
 
     write_json(out / "run.json", run)
-    return {"obs": obs, "clones": clones, "ploidy": ploidy, "segments": segments}
-
-
-def _heatmap_png(path: Path, m: np.ndarray, track: np.ndarray | None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .._atomic import atomic_path
-
-    fig, ax = plt.subplots(figsize=(6, 3), dpi=60)
-    ax.imshow(np.nan_to_num(m, nan=2), aspect="auto", cmap="RdBu_r", interpolation="nearest")
-    ax.set_axis_off()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    return {"obs": obs, "clones": clones, "true_clone": true_clone, "ploidy": ploidy, "segments": segments}
 
 
 __all__ = ["ALL_STEPS", "write_synthetic_run"]
