@@ -269,6 +269,9 @@ def cohort_matrix(res: RunOutputs, sample_ids: list[str], max_cols: int = 600) -
     v[~np.isfinite(cn)] = np.nan
     disp, group = display_grid(store.var, max_cols)
     m = _group_mean(v, group, len(disp))
+    # columns without a value in any sample (e.g. chrY, unusable regions) are left out
+    has = np.isfinite(m).any(axis=0)
+    m, disp = m[:, has], disp[has].reset_index(drop=True)
     chrom = disp["chrom"].to_numpy(str)
     starts = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1]])
     return {"z": np.round(m, 1), "ids": ids, "chroms": [(chrom[a], int(a)) for a in starts],
