@@ -219,9 +219,11 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
     if res.obs is None or not ({"qc_pass", "mapd", "reads"} & set(res.obs.columns)):
         return dict(sec, ran=False, notrun=_notrun("copy number (QC)", "ctcscope run"))
     qc = S.qc_table(res.obs)
-    return dict(sec, ran=True,
+    reasons = S.qc_reasons(res.obs)
+    return dict(sec, ran=True, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
+                if "qc_pass" in res.obs else None,
                 fig=m.figure("qc_scatter", F.fig_qc_scatter(qc)),
-                reasons=m.table("qc_reasons", S.qc_reasons(res.obs), "Failures by reason", derived=True),
+                reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True),
                 table=m.table("qc", qc, "QC per sample (pass/fail with the reason)", source="cells.tsv"))
 
 
