@@ -39,8 +39,10 @@ log = logging.getLogger("ctcscope")
 RUN_FILES = ("run.json", "cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv", "genes.tsv",
              "drivers.tsv", "pathways.tsv", "phenotypes.tsv", "resistance.json", "resistance.tsv", "report.html",
              "genes.h5ad", "driver_frequencies.tsv", "driver_samples.tsv", "driver_patients.tsv",
-             "driver_recurrence.tsv", "driver_groups.tsv", "driver_groups_summary.tsv")
-RUN_DIRS = ("figures",)
+             "driver_recurrence.tsv", "driver_groups.tsv", "driver_groups_summary.tsv",
+             "diversity_test.json", "altered_regions.tsv", "clone_consensus.tsv",
+             "sorted_wells.tsv", "phenotype_summary.tsv", "gates.tsv", "gate_values.tsv", "phenotype.json")
+RUN_DIRS = ("figures", "report_tables")
 
 
 # ----------------------------------------------------------------------------- parameters

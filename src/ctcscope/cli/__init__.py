@@ -16,7 +16,9 @@ from . import drivers  # noqa: F401,E402
 from . import simulate  # noqa: F401,E402
 from . import run  # noqa: F401,E402
 from . import phenotype  # noqa: F401,E402
+from . import report  # noqa: F401,E402
 from . import resist  # noqa: F401,E402
+from . import cluster  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,25 @@
+"""``ctcscope report DIR``: (re)build the self-contained ``report.html`` of an output folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ._app import app, console, friendly
+
+
+@app.command("report")
+@friendly
+def report(
+    out_dir: Path = typer.Argument(..., help="Output folder of `ctcscope run` / `ctcscope demo`."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write the page here instead of DIR/report.html."),
+    max_profiles: int = typer.Option(300, "--max-profiles", min=1,
+                                     help="Genome-wide profiles embedded (a stratified subset above this)."),
+    static: bool = typer.Option(True, "--static/--no-static", help="Static PNG fallbacks for readers without JavaScript."),
+) -> None:
+    """Build one HTML page (offline, self-contained) from whatever steps DIR holds. For research use only."""
+    from ..report.stage import report_step
+
+    path = report_step(out_dir, output=output, max_profiles=max_profiles, static_fallback=static)
+    size = path.stat().st_size / 1e6
+    console.print(f"report written: {path} ({size:.1f} MB); open it in any browser, no network needed")

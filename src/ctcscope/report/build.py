@@ -1,0 +1,507 @@
+"""Build ``report.html``: collect the folder → a model of sections → one self-contained page.
+
+>>> from ctcscope.report import build_report
+>>> build_report("ctcscope-demo")            # doctest: +SKIP
+PosixPath('ctcscope-demo/report.html')
+
+The page holds everything inline: styles, the plotly.js bundle of the installed plotly
+package, the report's own script, the data (``<script type="application/json">`` blocks
+with ``<``, ``>`` and ``&`` escaped) and the images (``data:`` URIs).  A Content Security
+Policy in the page allows exactly those two scripts (by SHA-256) and no network access of
+any kind, so the browser itself enforces "no script not written by ctcscope" and "no
+network request".  Every user-provided string reaches the page through jinja2's
+autoescape or the escaped JSON; the script writes them with ``textContent`` only.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .._atomic import atomic_path, write_tsv
+from ..errors import InputError
+from . import figures as F
+from . import summaries as S
+from .collect import RunOutputs, collect_outputs, is_simulated, run_steps
+from .profiles import cohort_matrix, profile_payload
+from .resistance_view import TKI_ORDER, flat_tables, patient_views
+
+#: Sections in navigation order: (id, title).
+SECTIONS = [
+    ("summary", "Run summary"), ("qc", "Quality control"), ("phenotypes", "Phenotypes"),
+    ("profiles", "Copy-number profiles"), ("ploidy", "Ploidy and instability"), ("clustering", "Clustering"),
+    ("drivers", "Drivers and pathways"), ("resistance", "Resistance per patient"),
+    ("methods", "Methods and provenance"),
+]
+#: Clustered samples above which the hoverable clustering heatmap is left out (the PNG stays).
+COHORT_HEATMAP_MAX = 600
+#: Samples above which the driver heatmap is not drawn interactively (the drivers step's PNG is).
+DRIVER_HEATMAP_MAX = 600
+#: Folder (inside the output folder) for the tables the report derives.
+TABLES_DIR = "report_tables"
+RESEARCH_USE = ("For research use only. Not for diagnostic use and not a treatment recommendation: "
+                "every reading here must be reviewed by a qualified molecular tumour board together "
+                "with the patient's full clinical record.")
+CITATIONS = [
+    "Oulhen M, Pawlikowska P, Tayoun T, et al. Circulating tumor cell copy-number heterogeneity in "
+    "ALK-rearranged non-small-cell lung cancer resistant to ALK inhibitors. npj Precis Oncol. 2021;5:71. "
+    "doi:10.1038/s41698-021-00203-1",
+    "Pan Y, Deng C, Qiu Z, Cao C, Wu F. The resistance mechanisms and treatment strategies for ALK-rearranged "
+    "non-small cell lung cancer. Front Oncol. 2021;11:713530. doi:10.3389/fonc.2021.713530",
+    "Tabbò F, Reale ML, Bironzo P, Scagliotti GV. Resistance to anaplastic lymphoma kinase inhibitors: knowing "
+    "the enemy is half the battle won. Transl Lung Cancer Res. 2020;9(6):2545-2556. doi:10.21037/tlcr-20-372",
+    "Redaelli S, Ceccon M, Zappa M, et al. Lorlatinib treatment elicits multiple on- and off-target mechanisms "
+    "of resistance in ALK-driven cancer. Cancer Res. 2018;78(24):6866-6880. doi:10.1158/0008-5472.CAN-18-1867",
+    "Sasaki T, Okuda K, Zheng W, et al. The neuroblastoma-associated F1174L ALK mutation causes resistance to an "
+    "ALK kinase inhibitor in ALK-translocated cancers. Cancer Res. 2010;70(24):10038-10043. "
+    "doi:10.1158/0008-5472.CAN-10-2956",
+]
+
+
+# ------------------------------------------------------------------ safe embedding
+
+def safe_json(obj: Any) -> str:
+    """JSON for a ``<script type="application/json">`` block: ``<``, ``>``, ``&`` and the
+    two JavaScript line separators are escaped, so no string can close the element."""
+    text = json.dumps(_clean(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _clean(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _clean(o.tolist())
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, (float, np.floating)):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if o is None or isinstance(o, (str, int, bool)):
+        return o
+    if o is pd.NA or o is pd.NaT:
+        return None
+    return str(o)
+
+
+def _inline_script(text: str) -> str:
+    """Script text safe inside ``<script>``: a literal ``</script`` would end the element."""
+    return text.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
+
+
+def _sha256_b64(text: str) -> str:
+    return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def plotly_bundle() -> str:
+    """The plotly.js bundle shipped inside the installed ``plotly`` Python package."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError as e:  # plotly is a dependency; this only guards a broken install
+        raise InputError("the plotly package is missing; reinstall ctcscope (pip install ctcscope)") from e
+    return get_plotlyjs()
+
+
+def _static(name: str) -> str:
+    return resources.files("ctcscope.report").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _file_uri(path: Path) -> str:
+    mime = "image/svg+xml" if path.suffix.lower() == ".svg" else "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+# ------------------------------------------------------------------ model
+
+class _Model:
+    """Collects figures, tables and images while the sections are assembled."""
+
+    def __init__(self, static_fallback: bool, max_table_rows: int = 20_000, max_table_bytes: int = 2_500_000):
+        self.max_table_rows = max_table_rows
+        self.max_table_bytes = max_table_bytes
+        self.figures: dict[str, dict] = {}
+        self.tables: dict[str, dict] = {}
+        self.derived: dict[str, pd.DataFrame] = {}
+        self.static_fallback = static_fallback
+
+    def figure(self, fid: str, spec: dict | None, caption: str = "", static: bool = True) -> dict | None:
+        """Register a plotly figure; ``static=False`` when a PNG of it is already on the page."""
+        if spec is None:
+            return None
+        self.figures[fid] = spec
+        png = _png_uri(F.static_png(spec)) if self.static_fallback and static else None
+        return {"id": fid, "png": png, "caption": caption}
+
+    def table(self, name: str, df: pd.DataFrame | None, caption: str, source: str = "",
+              derived: bool = False, preview_rows: int = 100) -> dict | None:
+        """Register a table for display and CSV download; ``derived`` tables are also
+        written to ``report_tables/<name>.tsv`` (the same data in the output folder)."""
+        if df is None or len(df.columns) == 0:
+            return None
+        df = df.reset_index(drop=True)
+        if derived:
+            self.derived[name] = df
+            source = f"{TABLES_DIR}/{name}.tsv"
+        cols = [str(c) for c in df.columns]
+        num = [bool(pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])) for c in df.columns]
+        n = len(df)
+        # a huge table (e.g. drivers of 10,000 cells) is embedded in part (row and byte
+        # budgets, the latter estimated from the first rows); the file has it all
+        head = [[_cell(v) for v in r] for r in df.head(200).itertuples(index=False, name=None)]
+        per_row = max(1.0, len(json.dumps(head, default=str)) / max(len(head), 1))
+        keep = int(min(self.max_table_rows, max(200, self.max_table_bytes // per_row)))
+        rows = head[:keep] + [[_cell(v) for v in r] for r in
+                              df.iloc[len(head):keep].itertuples(index=False, name=None)]
+        pcol = cols.index("patient") if "patient" in cols else None
+        self.tables[name] = {"columns": cols, "numeric": num, "rows": rows, "patient_col": pcol,
+                             "file": f"{name}.csv", "caption": caption, "n_total": n}
+        return {"name": name, "caption": caption, "source": source, "columns": cols, "numeric": num,
+                "preview": rows[:preview_rows], "n": n, "n_embedded": len(rows)}
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if not math.isfinite(f):
+            return None
+        return round(f, 4)
+    if v is None or v is pd.NA:
+        return None
+    return str(v) if not isinstance(v, (int, str)) else v
+
+
+def _notrun(step: str, command: str) -> dict:
+    return {"step": step, "command": command}
+
+
+def _section_summary(res: RunOutputs, m: _Model, simulated: bool) -> dict:
+    s = S.run_summary(res)
+    steps = [
+        ("copy number", res.has("cohort.h5ad") or res.has("cells.tsv"), "ctcscope run"),
+        ("cohort clustering", res.has("clusters.tsv"), "ctcscope cluster DIR"),
+        ("drivers", res.has("drivers.tsv"), "ctcscope drivers DIR"),
+        ("phenotypes (FCS)", res.has("phenotypes.tsv"), "ctcscope phenotype"),
+        ("resistance", res.has("resistance.json"), "ctcscope resist"),
+    ]
+    bt = None
+    if res.obs is not None:
+        o = res.obs.assign(_pass=res.obs["qc_pass"].fillna(False).astype(bool) if "qc_pass" in res.obs else True)
+        tab = (o.groupby(["patient", "sample_type"], observed=True)
+               .agg(n=("_pass", "size"), n_qc_pass=("_pass", "sum")).reset_index())
+        bt = m.table("samples_by_patient", tab, "Samples per patient and type", derived=True)
+    return {"id": "summary", "title": "Run summary", "ran": True, "summary": s, "steps": steps,
+            "by_patient": bt, "simulated": simulated}
+
+
+def _section_qc(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "qc", "title": "Quality control"}
+    if res.obs is None or not ({"qc_pass", "mapd", "reads"} & set(res.obs.columns)):
+        return dict(sec, ran=False, notrun=_notrun("copy number (QC)", "ctcscope run"))
+    qc = S.qc_table(res.obs)
+    reasons = S.qc_reasons(res.obs)
+    return dict(sec, ran=True, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
+                if "qc_pass" in res.obs else None,
+                fig=m.figure("qc_scatter", F.fig_qc_scatter(qc)),
+                reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True),
+                table=m.table("qc", qc, "QC per sample (pass/fail with the reason)", source="cells.tsv"))
+
+
+def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "phenotypes", "title": "Phenotypes"}
+    counts = S.phenotype_counts(res)
+    gating = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+              if k.startswith("gating")]
+    step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+                if k == "phenotypes"]
+    if counts.empty and not gating:
+        return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs ... --gating ..."))
+    linked = res.phenotypes
+    return dict(sec, ran=True, fcs=res.phenotype_summary is not None or res.phenotypes is not None,
+                fig=m.figure("phenotypes", F.fig_phenotypes(counts)),
+                table=m.table("phenotype_counts", counts, "Phenotype counts per patient", derived=True),
+                linked=m.table("phenotypes", linked, "Sequenced samples linked to their sorted wells "
+                               "(phenotype after re-gating; cells outside the current gates are flagged)",
+                               source="phenotypes.tsv"),
+                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv"),
+                gating=gating, step_fig=step_fig,
+                n_outside=int((~linked["in_gate"].astype(str).str.lower().isin(("true", "1"))).sum())
+                if linked is not None and "in_gate" in linked else None)
+
+
+def _section_profiles(res: RunOutputs, m: _Model, max_profiles: int, max_display_bins: int) -> tuple[dict, dict]:
+    sec = {"id": "profiles", "title": "Copy-number profiles"}
+    if res.store is None or res.obs is None or "ratio" not in res.store.layers:
+        return dict(sec, ran=False, notrun=_notrun("copy number", "ctcscope run")), {}
+    chosen = S.choose_profiles(res.obs, max_profiles)
+    genes = cytobands = None
+    if res.genome.get("build") in ("hg19", "hg38"):
+        from ..genome import load_genome
+
+        # gene and band positions do not depend on the bin size
+        g = load_genome(res.genome["build"], 500_000)
+        cytobands = g.cytobands
+        genes = g.genes if res.drivers is None else None
+    payload = profile_payload(res, chosen, max_display_bins=max_display_bins, genes=genes, cytobands=cytobands)
+    cn_static = payload.pop("cn_static", None)
+    png = None
+    if m.static_fallback and cn_static is not None and len(cn_static):
+        png = _png_uri(F.profiles_png(cn_static, [s["id"] for s in payload["samples"]], payload["chroms"],
+                                      payload["x0"]))
+    return dict(sec, ran=True, n_shown=len(payload.get("samples", [])), n_total=res.n_samples, png=png,
+                has_posterior=payload.get("grid") is not None,
+                labels_from=payload.get("labels_from")), payload
+
+
+def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "ploidy", "title": "Ploidy and instability"}
+    if res.obs is None or "ploidy" not in res.obs:
+        return dict(sec, ran=False, notrun=_notrun("copy number (ploidy)", "ctcscope run"))
+    pc = S.ploidy_counts(res.obs)
+    return dict(sec, ran=True,
+                fig_bars=m.figure("ploidy_bars", F.fig_ploidy_bars(pc),
+                                  "QC-passed tumour samples at each base ploidy; 4n and above count as whole-genome "
+                                  "doubling (the study's Fig. 2c)."),
+                fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs),
+                                   "Red: WGD, blue: no WGD, grey: normal controls; dotted line at 3.5 copies. "
+                                   "Hover for the ploidy confidence and P(WGD)."),
+                fig_fga=m.figure("instability", F.fig_instability(res.obs),
+                                 "Fraction of the usable genome whose integer copy number differs from the "
+                                 "sample's ploidy, tumour samples."),
+                counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples)",
+                               derived=True),
+                inst=m.table("instability_by_patient", S.instability_by_patient(res.obs),
+                             "Median instability per patient (QC-passed tumour samples)", derived=True),
+                table=m.table("ploidy", S.ploidy_table(res.obs), "Ploidy, WGD and instability per sample",
+                              source="cells.tsv"))
+
+
+def _section_clustering(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "clustering", "title": "Clustering"}
+    heat = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+            if k.startswith("heatmap")]
+    if res.clusters is None and not heat and res.diversity is None and res.diversity_test is None:
+        return dict(sec, ran=False, notrun=_notrun("cohort", "ctcscope cluster DIR"))
+    clusters = res.clusters
+    if clusters is not None and res.obs is not None and "patient" not in clusters:
+        clusters = clusters.merge(res.obs[["patient"]].reset_index(), on="sample_id", how="left")
+    fig = None
+    if clusters is not None and 2 <= len(clusters) <= COHORT_HEATMAP_MAX and res.store is not None:
+        order = clusters.sort_values("cluster_order")["sample_id"].astype(str).tolist() \
+            if "cluster_order" in clusters else clusters["sample_id"].astype(str).tolist()
+        obs = res.obs.copy()
+        if "clone" in clusters:
+            obs["clone"] = clusters.set_index(clusters["sample_id"].astype(str))["clone"].reindex(obs.index)
+        fig = m.figure("cohort_heatmap", F.fig_cohort_heatmap(cohort_matrix(res, order), obs),
+                       "The same clustering drawn from the copy-number layer: hover a row for the sample, "
+                       "zoom with the mouse, filter by patient.", static=False)
+    return dict(sec, ran=True, heat=heat, fig=fig,
+                clusters=m.table("clusters", clusters, "Clone of each clustered sample", source="clusters.tsv"),
+                diversity=m.table("diversity", res.diversity, "Intra- and inter-patient diversity",
+                                  source="diversity.tsv"),
+                test=res.diversity_test,
+                regions=m.table("altered_regions", res.altered_regions, "Shared and private altered regions per patient",
+                                source="altered_regions.tsv"))
+
+
+def _section_drivers(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "drivers", "title": "Drivers and pathways"}
+    imgs = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+            if k.startswith("driver")]
+    if res.drivers is None and not imgs:
+        return dict(sec, ran=False, notrun=_notrun("drivers", "ctcscope drivers DIR"))
+    out = dict(sec, ran=True, imgs=imgs)
+    if res.drivers is not None:
+        d = res.drivers
+        # the drivers step's own summaries when it wrote them; computed here otherwise
+        if res.driver_frequencies is not None:
+            freq = S.frequencies_from_step(res.driver_frequencies)
+            freq_t = m.table("driver_frequencies", res.driver_frequencies,
+                             "Gain and loss frequency per driver gene (fractions of analysable samples)",
+                             source="driver_frequencies.tsv")
+        else:
+            freq = S.driver_frequencies(d, res.obs)
+            freq_t = m.table("driver_frequencies", freq, "Gain and loss frequency per driver gene", derived=True)
+        if res.driver_groups is not None:
+            counts = S.group_counts_from_step(res.driver_groups)
+            groups_t = m.table("driver_groups", res.driver_groups,
+                               "Drivers by drug group at resistance (exclusive or shared)", source="driver_groups.tsv")
+            groups_s = m.table("driver_groups_summary", res.driver_groups_summary,
+                               "Drivers per group category", source="driver_groups_summary.tsv")
+        else:
+            per_gene, counts = S.group_comparison(d)
+            groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
+                               "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
+            groups_s = None
+        out.update(
+            fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
+            heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
+            fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
+            freq=freq_t,
+            fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
+            groups=groups_t, groups_summary=groups_s,
+            pathways=m.table("pathways", res.pathways, "Pathways ordered by altered genes", source="pathways.tsv"),
+            table=m.table("drivers", d, "Driver events (one row per sample and gene)", source="drivers.tsv"),
+        )
+    return out
+
+
+def _section_resistance(res: RunOutputs, m: _Model) -> dict:
+    sec = {"id": "resistance", "title": "Resistance per patient"}
+    if res.resistance is None:
+        return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist"))
+    views = patient_views(res.resistance)
+    flat = flat_tables(views)
+    tables = [m.table(k, v if len(v) else None, k.replace("_", " ").capitalize(), derived=True)
+              for k, v in flat.items()]
+    kb = res.resistance.get("knowledge_base") or res.resistance.get("kb")
+    return dict(sec, ran=True, patients=views, tables=[t for t in tables if t], kb=kb, tki_order=TKI_ORDER,
+                top_caveats=res.resistance.get("caveats") or [])
+
+
+def _section_methods(res: RunOutputs, simulated: bool) -> dict:
+    steps = []
+    for st in run_steps(res.run):
+        if st.get("step") == "report":
+            continue
+        steps.append({
+            "step": str(st.get("step", st.get("command", ""))), "command": str(st.get("command", "")),
+            "started": str(st.get("started", "")), "parameters": st.get("parameters") or {},
+            "versions": st.get("versions") or {}, "inputs": st.get("inputs") or [],
+            "genome": st.get("genome") or {},
+        })
+    files = []
+    for name in res.files:
+        p = res.out_dir / name
+        files.append({"file": name, "bytes": p.stat().st_size})
+    for k, p in sorted(res.figures.items()):
+        files.append({"file": f"figures/{p.name}", "bytes": p.stat().st_size})
+    return {"id": "methods", "title": "Methods and provenance", "ran": True, "steps": steps, "files": files,
+            "genome": res.genome, "citations": CITATIONS, "simulated": simulated, "run": res.run or {}}
+
+
+# ------------------------------------------------------------------ render
+
+def _environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("ctcscope.report", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["num"] = _fmt_num
+    env.filters["bytes"] = _fmt_bytes
+    env.filters["tojson_pretty"] = lambda v: json.dumps(_clean(v), indent=1, ensure_ascii=False)
+    return env
+
+
+def _fmt_num(v: Any, nd: int = 3) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(f):
+        return ""
+    return f"{f:.{nd}g}" if abs(f) < 1000 else f"{f:,.0f}"
+
+
+def _fmt_bytes(n: Any) -> str:
+    n = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def render_report(res: RunOutputs, *, max_profiles: int = 300, max_display_bins: int = 3000,
+                  static_fallback: bool = True) -> tuple[str, dict[str, pd.DataFrame]]:
+    """The page for ``res`` as a string, and the derived tables to save next to it."""
+    simulated = is_simulated(res)
+    m = _Model(static_fallback)
+    profiles_sec, profiles = _section_profiles(res, m, max_profiles, max_display_bins)
+    sections = [
+        _section_summary(res, m, simulated), _section_qc(res, m), _section_phenotypes(res, m), profiles_sec,
+        _section_ploidy(res, m), _section_clustering(res, m), _section_drivers(res, m),
+        _section_resistance(res, m), _section_methods(res, simulated),
+    ]
+    patients = sorted(set(res.obs["patient"]) - {""}, key=F.natural_key) if res.obs is not None else []
+    for v in (sections[7].get("patients") or []):
+        if v["patient"] and v["patient"] not in patients:
+            patients.append(v["patient"])
+    started = ""
+    # the report's own block (from an earlier build) is left out so rebuilding gives the same page
+    steps = [st for st in run_steps(res.run) if st.get("step") != "report"]
+    if steps:
+        started = max(str(s.get("started", "")) for s in steps)
+    plotly_js = _inline_script(plotly_bundle())
+    report_js = _inline_script(_static("report.js"))
+    csp = ("default-src 'none'; "
+           f"script-src 'sha256-{_sha256_b64(plotly_js)}' 'sha256-{_sha256_b64(report_js)}'; "
+           "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'; "
+           "media-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; "
+           "form-action 'none'")
+    data = {"figures": m.figures, "tables": m.tables, "profiles": profiles, "patients": patients,
+            "simulated": simulated}
+    html = _environment().get_template("report.html.j2").render(
+        sections={s["id"]: s for s in sections}, nav=[(s["id"], s["title"], s.get("ran", False)) for s in sections],
+        simulated=simulated, research_use=RESEARCH_USE, version=__version__, started=started,
+        out_name=res.out_dir.resolve().name, patients=patients, css=_static("report.css"), csp=csp,
+        plotly_js=plotly_js, report_js=report_js, data_json=safe_json(data),
+        n_samples=res.n_samples,
+    )
+    return html, m.derived
+
+
+def build_report(out_dir: str | Path, *, output: str | Path | None = None, max_profiles: int = 300,
+                 max_display_bins: int = 3000, static_fallback: bool = True, write_tables: bool = True) -> Path:
+    """Write ``report.html`` for a ctcscope output folder and return its path.
+
+    Parameters
+    ----------
+    out_dir : the folder of a run (``ctcscope run/demo --out``); any subset of the contract
+        files may be present, steps that did not run get a short "not run" note.
+    output : where to write the page (default ``out_dir/report.html``).
+    max_profiles : genome-wide profiles embedded for on-demand viewing; larger runs embed a
+        stratified subset (every patient and clone represented) and say so.
+    max_display_bins : display resolution of embedded profiles (bins are merged above it).
+    static_fallback : add ``<noscript>`` PNGs of every interactive figure.
+    write_tables : also write the tables the report derives to ``out_dir/report_tables``.
+    """
+    res = collect_outputs(out_dir)
+    html, derived = render_report(res, max_profiles=max_profiles, max_display_bins=max_display_bins,
+                                  static_fallback=static_fallback)
+    target = Path(output) if output is not None else res.out_dir / "report.html"
+    if write_tables:
+        for name, df in derived.items():
+            write_tsv(res.out_dir / TABLES_DIR / f"{name}.tsv", df)
+    with atomic_path(target) as tmp:
+        tmp.write_text(html, encoding="utf-8")
+    return target

@@ -1,0 +1,477 @@
+"""Figures of the report: plotly specs (interactive) and their static PNG fallbacks.
+
+Every ``fig_*`` function takes a table from :mod:`ctcscope.report.summaries` (or the sample
+table) and returns a plain plotly figure dict ``{"data": [...], "layout": {...}}``; the
+page's own script draws it with the inlined plotly.js.  Traces carry ``meta.patient`` (one
+patient per trace) or ``meta.patients`` (one patient per point) so the page can filter
+every figure by patient.  :func:`static_png` draws the same dict with matplotlib for the
+``<noscript>`` fallback, so each figure is defined once.
+
+Colours follow the study's figures: red for gain, blue for loss.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+GAIN = "#c62828"
+AMP = "#7f0000"
+LOSS = "#1565c0"
+HOMDEL = "#0d1b4c"
+NEUTRAL = "#9e9e9e"
+PASS = "#2e7d32"
+FAIL = "#c62828"
+#: Colour of each base ploidy (1n..8n), sequential so WGD cells read as darker.
+PLOIDY_COLOURS = {1: "#bdbdbd", 2: "#a6cee3", 3: "#1f78b4", 4: "#fdbf6f", 5: "#ff7f00", 6: "#e31a1c",
+                  7: "#6a3d9a", 8: "#3f007d"}
+PHENOTYPE_COLOURS = {"ALK+/CK-": "#33a02c", "ALK-/CK+": "#d7301f", "ALK+/CK+": "#ff7f00", "CD45+": "#6a6a6a",
+                     "outside": "#cccccc"}
+_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
+BASE_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "sans-serif", "size": 12},
+               "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "hovermode": "closest",
+               "legend": {"orientation": "h", "y": -0.2}}
+
+
+def natural_key(s: Any) -> tuple:
+    """Sort key with numbers compared as numbers: P2 before P10."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(s)) if t)
+
+
+def patients_of(values) -> list[str]:
+    return sorted(pd.unique(pd.Series(list(values), dtype=object).astype(str)), key=natural_key)
+
+
+def colour_of(i: int) -> str:
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _layout(**kw) -> dict:
+    lay = {k: (dict(v) if isinstance(v, dict) else v) for k, v in BASE_LAYOUT.items()}
+    for k, v in kw.items():
+        lay[k] = v
+    if isinstance(lay.get("title"), dict):  # left-aligned and small, clear of the mode bar
+        lay["title"] = {"x": 0.0, "xanchor": "left", "font": {"size": 13}, **lay["title"]}
+    return lay
+
+
+def _list(a) -> list:
+    """Array → JSON-ready list (NaN → None)."""
+    out = []
+    for v in (a.tolist() if hasattr(a, "tolist") else list(a)):
+        if isinstance(v, float) and not np.isfinite(v):
+            out.append(None)
+        else:
+            out.append(v)
+    return out
+
+
+def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
+    """Reads vs MAPD per sample, one trace per patient; failed samples drawn as crosses."""
+    if not {"reads", "mapd"} <= set(qc.columns) or qc["mapd"].isna().all():
+        return None
+    data = []
+    for i, p in enumerate(patients_of(qc["patient"])):
+        g = qc[qc["patient"].astype(str) == p]
+        passed = g["qc_pass"].eq("pass") if "qc_pass" in g else pd.Series(True, index=g.index)
+        reason = g["qc_reason"].fillna("") if "qc_reason" in g else pd.Series("", index=g.index)
+        data.append({
+            "type": "scatter", "mode": "markers", "name": _h(p or "(no patient)"), "meta": {"patient": p},
+            "x": _list(g["reads"].astype(float)), "y": _list(g["mapd"].astype(float)),
+            "customdata": [[_h(s), _h(r or "passed")] for s, r in zip(g["sample_id"], reason)],
+            "hovertemplate": "%{customdata[0]}<br>reads %{x:,.0f}<br>MAPD %{y:.3f}<br>%{customdata[1]}<extra></extra>",
+            "marker": {"color": colour_of(i), "size": 7, "opacity": 0.8,
+                       "symbol": ["circle" if ok else "x" for ok in passed]},
+        })
+    return {"data": data, "layout": _layout(
+        title={"text": "Sequencing QC: reads and MAPD (x = failed)"},
+        xaxis={"title": {"text": "reads in bins"}, "type": "log"},
+        yaxis={"title": {"text": "MAPD"}}, height=380)}
+
+
+def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
+    """The three CTC phenotypes per patient as stacked percentages (Fig. 1c of the study)."""
+    c = counts[counts["percent"].notna()] if len(counts) else counts
+    if c.empty:
+        return None
+    pats = patients_of(c["patient"])
+    data = []
+    for j, ph in enumerate([p for p in ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+") if p in set(c["phenotype"])] +
+                           sorted(set(c["phenotype"]) - {"ALK+/CK-", "ALK-/CK+", "ALK+/CK+"})):
+        g = c[c["phenotype"] == ph].set_index("patient").reindex(pats)
+        data.append({
+            "type": "bar", "name": _h(ph), "x": [_h(p or "(no patient)") for p in pats], "y": _list(g["percent"]),
+            "customdata": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
+            "hovertemplate": f"{_h(ph)}<br>%{{x}}: %{{y:.1f}} % (n=%{{customdata}})<extra></extra>",
+            "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
+        })
+    return {"data": data, "layout": _layout(
+        barmode="stack", title={"text": f"CTC phenotypes per patient ({_h(counts['level'].iloc[0])})"},
+        yaxis={"title": {"text": "% of CTCs"}, "range": [0, 100]}, xaxis={"title": {"text": "patient"}},
+        height=360)}
+
+
+def fig_ploidy_bars(pc: pd.DataFrame) -> dict | None:
+    """Cells at each base ploidy per patient, WGD (≥ 4n) in warm colours (Fig. 2c)."""
+    if pc.empty:
+        return None
+    pats = patients_of(pc["patient"])
+    data = []
+    for pl in sorted(pc["ploidy"].unique()):
+        g = pc[pc["ploidy"] == pl].set_index("patient").reindex(pats)
+        data.append({
+            "type": "bar", "name": f"{pl}n" + (" (WGD)" if pl >= 4 else ""), "x": [_h(p or "(no patient)") for p in pats],
+            "y": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
+            "customdata": _list(g["percent"].fillna(0)),
+            "hovertemplate": f"%{{x}}: %{{y}} cells at {pl}n (%{{customdata:.0f}} %)<extra></extra>",
+            "marker": {"color": PLOIDY_COLOURS.get(int(pl), "#000000")},
+        })
+    return {"data": data, "layout": _layout(
+        barmode="stack", title={"text": "Ploidy and WGD per patient"},
+        yaxis={"title": {"text": "samples"}}, xaxis={"title": {"text": "patient"}}, height=380)}
+
+
+def fig_ploidy_cells(obs: pd.DataFrame) -> dict | None:
+    """Each sample's mean copy number by patient; WGD samples in red, normal controls grey."""
+    if "mean_cn" not in obs or obs["mean_cn"].isna().all():
+        return None
+    o = obs.reset_index()
+    pats = patients_of(o["patient"])
+    rng = np.random.default_rng(0)
+    data = []
+    for i, p in enumerate(pats):
+        g = o[o["patient"] == p]
+        wgd = g["wgd"].fillna(False).astype(bool) if "wgd" in g else pd.Series(False, index=g.index)
+        normal = g["sample_type"].astype(str).isin(("wbc", "germline", "normal"))
+        col = np.where(normal, NEUTRAL, np.where(wgd, GAIN, LOSS))
+        x = i + rng.uniform(-0.3, 0.3, len(g))
+        cd = [[_h(s), _h(t), _fmt(pl), _fmt(c, 2), _fmt(w, 2)] for s, t, pl, c, w in zip(
+            g["sample_id"], g["sample_type"].astype(str), g.get("ploidy", [np.nan] * len(g)),
+            g.get("ploidy_confidence", [np.nan] * len(g)), g.get("wgd_probability", [np.nan] * len(g)))]
+        data.append({
+            "type": "scatter", "mode": "markers", "name": _h(p or "(no patient)"), "meta": {"patient": p},
+            "x": _list(np.round(x, 3)), "y": _list(g["mean_cn"].astype(float).round(3)), "customdata": cd,
+            "hovertemplate": "%{customdata[0]} (%{customdata[1]})<br>mean CN %{y:.2f}, ploidy %{customdata[2]}n"
+                             "<br>confidence %{customdata[3]}, P(WGD) %{customdata[4]}<extra></extra>",
+            "marker": {"color": list(col), "size": 7, "line": {"width": 0.5, "color": "#333"}}, "showlegend": False,
+        })
+    return {"data": data, "layout": _layout(
+        title={"text": "Mean copy number per sample"},
+        xaxis={"zeroline": False, "tickmode": "array", "tickvals": list(range(len(pats))), "ticktext": [_h(p or "(no patient)") for p in pats],
+               "title": {"text": "patient"}},
+        yaxis={"title": {"text": "mean copy number"}, "dtick": 1, "rangemode": "tozero"},
+        shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 3.5, "y1": 3.5,
+                 "line": {"dash": "dot", "color": "#888", "width": 1}}],
+        height=380)}
+
+
+def fig_instability(obs: pd.DataFrame) -> dict | None:
+    """Fraction of genome altered relative to ploidy per patient (box with points)."""
+    if "fga" not in obs or obs["fga"].isna().all():
+        return None
+    o = obs.reset_index()
+    o = o[o["sample_type"].astype(str).isin(("ctc", "ctc_pool", "biopsy"))]
+    data = []
+    for i, p in enumerate(patients_of(o["patient"])):
+        g = o[o["patient"].astype(str) == p]
+        data.append({
+            "type": "box", "name": _h(p or "(no patient)"), "y": _list(g["fga"].astype(float).round(4)),
+            "meta": {"patient": p}, "boxpoints": "all", "jitter": 0.4, "pointpos": 0,
+            "text": [_h(v) for v in g["sample_id"]], "hovertemplate": "%{text}: FGA %{y:.2f}<extra></extra>",
+            "marker": {"color": colour_of(i), "size": 5}, "line": {"color": colour_of(i)},
+        })
+    return {"data": data, "layout": _layout(
+        title={"text": "Fraction of genome altered relative to ploidy"},
+        yaxis={"title": {"text": "FGA"}, "range": [0, 1]}, showlegend=False, height=360)}
+
+
+def fig_gene_frequency(freq: pd.DataFrame, top: int = 40) -> dict | None:
+    """Gain (right, red) and loss (left, blue) frequency of the most altered driver genes."""
+    if freq.empty:
+        return None
+    f = freq.assign(_tot=freq["n_gain"] + freq["n_loss"]).sort_values("_tot", ascending=False).head(top)
+    f = f.iloc[::-1]
+    genes = [_h(v) for v in f["gene"].astype(str)]
+    return {"data": [
+        {"type": "bar", "orientation": "h", "name": "gain", "y": genes, "x": _list(f["gain_percent"]),
+         "marker": {"color": GAIN}, "customdata": _list(f["n_gain"]),
+         "hovertemplate": "%{y}: gain in %{x:.1f} % (n=%{customdata})<extra></extra>"},
+        {"type": "bar", "orientation": "h", "name": "loss", "y": genes, "x": _list(-f["loss_percent"]),
+         "marker": {"color": LOSS}, "customdata": _list(f["n_loss"]),
+         "hovertemplate": "%{y}: loss in %{customdata} samples<extra></extra>"},
+    ], "layout": _layout(
+        barmode="relative", title={"text": "Driver gain/loss frequency among QC-passed tumour samples"},
+        xaxis={"title": {"text": "% of samples (loss ← | → gain)"}}, yaxis={"automargin": True, "dtick": 1},
+        height=max(300, 16 * len(genes) + 120))}
+
+
+_STATE_Z = {"amp": 2, "gain": 1, "neutral": 0, "loss": -1, "homdel": -2}
+
+
+def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samples: int = 600) -> dict | None:
+    """Genes (grouped by first pathway) × samples (grouped by treatment group, patient):
+    +2 amplification, +1 gain, −1 loss, −2 homozygous deletion (Fig. 4)."""
+    if drivers.empty:
+        return None
+    d = drivers.copy()
+    # the drivers step's primary pathway when given, else the first of the ';'-joined list
+    if "pathway" in d:
+        d["pw"] = d["pathway"].astype(str)
+    else:
+        d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
+    grp = "treatment_group" if "treatment_group" in d else "patient"
+    samples = (d[["sample_id", "patient", grp]].drop_duplicates("sample_id")
+               .sort_values([grp, "patient", "sample_id"]))
+    if len(samples) > max_samples:
+        return None
+    genes = d[["gene", "pw"]].drop_duplicates("gene")
+    order = genes.groupby("pw")["gene"].transform("size")
+    genes = genes.assign(_n=order).sort_values(["_n", "pw", "gene"], ascending=[False, True, True])
+    z = pd.DataFrame(0.0, index=genes["gene"], columns=samples["sample_id"])
+    zz = d.assign(z=d["state"].map(_STATE_Z).fillna(0)).pivot_table(index="gene", columns="sample_id", values="z",
+                                                                      aggfunc="first")
+    z.update(zz)
+    # separators and names of the column groups (treatment group or patient)
+    shapes, annotations = [], []
+    bounds = np.flatnonzero(samples[grp].astype(str).to_numpy()[1:] != samples[grp].astype(str).to_numpy()[:-1]) + 1
+    for b in bounds:
+        shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": b - 0.5, "x1": b - 0.5, "y0": 0, "y1": 1,
+                       "line": {"color": "#000", "width": 2}})
+    edges = np.r_[0, bounds, len(samples)]
+    for a, b in zip(edges[:-1], edges[1:]):
+        annotations.append({"x": (a + b - 1) / 2, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                            "showarrow": False, "text": _h(samples[grp].astype(str).iloc[a]), "font": {"size": 11}})
+    ylab = [_h(f"{g} · {p}") for g, p in zip(genes["gene"], genes["pw"])]
+    return {"data": [{
+        "type": "heatmap", "z": z.to_numpy().tolist(), "x": [_h(v) for v in samples["sample_id"]], "y": ylab,
+        "zmin": -2, "zmax": 2, "showscale": False, "xgap": 1, "ygap": 1,
+        "colorscale": [[0, HOMDEL], [0.2, HOMDEL], [0.2, LOSS], [0.4, LOSS], [0.4, "#f5f5f5"], [0.6, "#f5f5f5"],
+                       [0.6, GAIN], [0.8, GAIN], [0.8, AMP], [1, AMP]],
+        "meta": {"patients_x": list(samples["patient"].astype(str))},
+        "hovertemplate": "%{x}<br>%{y}<br>%{z}<extra>+2 amp, +1 gain, −1 loss, −2 homdel</extra>",
+    }], "layout": _layout(
+        title={"text": f"Driver CNAs by pathway (columns grouped by {grp.replace('_', ' ')})"},
+        xaxis={"showticklabels": len(samples) <= 80, "tickangle": -90, "automargin": True},
+        shapes=shapes, annotations=annotations,
+        yaxis={"automargin": True, "autorange": "reversed", "dtick": 1},
+        height=max(320, 14 * len(genes) + 160))}
+
+
+def fig_cohort_heatmap(mat: dict, obs: pd.DataFrame) -> dict | None:
+    """The clustering heatmap (samples in tree order × genome) with patient and clone in
+    the hover, chromosome boundaries, red gain / blue loss relative to ploidy."""
+    if not mat:
+        return None
+    ids = mat["ids"]
+    o = obs.reindex(ids)
+    pats = o["patient"].astype(str).tolist()
+    clone = o["clone"].astype(str).tolist() if "clone" in o else [""] * len(ids)
+    # category labels (unique per row and column) carry the hover text: no per-cell strings
+    rows = [_h(f"{s} · {p}" + (f" · clone {k}" if k and k != "nan" else "")) for s, p, k in zip(ids, pats, clone)]
+    ch_of_col = np.empty(mat["n_cols"], dtype=object)
+    bounds = [a for _, a in mat["chroms"]] + [mat["n_cols"]]
+    for (c, a), b in zip(mat["chroms"], bounds[1:]):
+        ch_of_col[a:b] = c
+    cols = [f"chr{_h(c)}:{x:g} Mb" for c, x in zip(ch_of_col, mat["mb"])]
+    return {"data": [{
+        "type": "heatmap", "z": _nested(mat["z"]), "zmin": -2, "zmax": 2, "x": cols, "y": rows,
+        "colorscale": [[0, "#08306b"], [0.25, "#4292c6"], [0.5, "#f7f7f7"], [0.75, "#ef3b2c"], [1, "#67000d"]],
+        "meta": {"patients_y": pats}, "hoverongaps": False,
+        "hovertemplate": "%{y}<br>%{x}<br>log2(CN/ploidy) %{z}<extra></extra>",
+        "colorbar": {"title": {"text": "log2(CN/ploidy)"}, "thickness": 12, "len": 0.5},
+    }], "layout": _layout(
+        title={"text": "Clustering heatmap, hoverable (rows in tree order)"},
+        xaxis={"tickmode": "array", "tickvals": [cols[a] for _, a in mat["chroms"]],
+               "ticktext": [_h(c) for c, _ in mat["chroms"]], "showgrid": False, "zeroline": False,
+               "tickangle": 0, "tickfont": {"size": 9}},
+        yaxis={"autorange": "reversed", "showticklabels": len(ids) <= 60, "zeroline": False,
+               "tickfont": {"size": 9}, "automargin": True},
+        shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": a - 0.5, "x1": a - 0.5, "y0": 0, "y1": 1,
+                 "line": {"color": "#555", "width": 0.6}} for _, a in mat["chroms"][1:]],
+        height=max(360, min(900, 6 * len(ids) + 160)))}
+
+
+def _nested(a: np.ndarray) -> list:
+    return [[None if not np.isfinite(v) else float(v) for v in row] for row in a]
+
+
+def fig_group_comparison(counts: pd.DataFrame) -> dict | None:
+    """Genes with driver events exclusive to each group or shared (Supplementary Fig. 3)."""
+    if counts is None or counts.empty:
+        return None
+    cats = sorted(counts["category"].unique(), key=lambda c: (c == "shared", c))
+    data = []
+    for direction, col in (("gain", GAIN), ("loss", LOSS)):
+        g = counts[counts["direction"] == direction].set_index("category").reindex(cats)
+        data.append({"type": "bar", "name": direction, "x": [_h(c) for c in cats], "y": _list(g["n_genes"].fillna(0).astype(int)),
+                     "marker": {"color": col}, "hovertemplate": "%{x}: %{y} genes<extra>" + direction + "</extra>"})
+    return {"data": data, "layout": _layout(
+        barmode="group", title={"text": "Driver genes by drug group at resistance"},
+        yaxis={"title": {"text": "genes"}}, height=340)}
+
+
+def _fmt(v, nd: int = 0) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return ""
+    if not np.isfinite(f):
+        return ""
+    return f"{f:.{nd}f}"
+
+
+def _h(s: Any) -> str:
+    """Text for plotly's own HTML-ish labels: plotly renders a subset of tags in titles and
+    hover templates, so user strings placed there are entity-escaped."""
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("{", "&#123;").replace("}", "&#125;"))
+
+
+# ---------------------------------------------------------------- static fallbacks
+
+def _mpl():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _text(t) -> str:
+    import html
+
+    if isinstance(t, dict):
+        t = t.get("text", "")
+    # matplotlib reads $...$ as mathematics: a user's "$" must stay a dollar sign
+    return html.unescape(str(t or "")).replace("$", r"\$")
+
+
+def static_png(spec: dict, width: float = 8.0, dpi: int = 72) -> bytes:
+    """Draw a figure dict from this module with matplotlib (bars, scatter, box, heatmap)."""
+    plt = _mpl()
+    lay = spec.get("layout", {})
+    height = float(lay.get("height", 360)) / 90
+    fig, ax = plt.subplots(figsize=(width, min(max(height, 2.5), 12)), dpi=dpi)
+    bottoms: dict = {}
+    cats: list = []
+    data = spec.get("data", [])
+    n_bars = sum(t.get("type") == "bar" for t in data)
+    k_bar = 0
+    for t in data:
+        typ = t.get("type")
+        col = (t.get("marker") or {}).get("color", "#333")
+        if typ == "bar":
+            horiz = t.get("orientation") == "h"
+            cat = list(t["y"] if horiz else t["x"])
+            val = np.array([v if v is not None else 0 for v in (t["x"] if horiz else t["y"])], float)
+            for c in cat:
+                if c not in cats:
+                    cats.append(c)
+            pos = np.array([cats.index(c) for c in cat], float)
+            if lay.get("barmode") == "group":
+                w = 0.8 / max(n_bars, 1)
+                pos = pos - 0.4 + w * (k_bar + 0.5)
+                base = np.zeros_like(val)
+            else:
+                w = 0.8
+                base = np.array([bottoms.get((c, v >= 0), 0.0) for c, v in zip(cat, val)])
+                for c, v, b in zip(cat, val, base):
+                    bottoms[(c, v >= 0)] = b + v
+            k_bar += 1
+            if horiz:
+                ax.barh(pos, val, left=base, height=w, color=col, label=t.get("name"))
+            else:
+                ax.bar(pos, val, bottom=base, width=w, color=col, label=t.get("name"))
+        elif typ == "scatter":
+            x = np.array([np.nan if v is None else v for v in t.get("x", [])], float)
+            y = np.array([np.nan if v is None else v for v in t.get("y", [])], float)
+            if "lines" in t.get("mode", ""):
+                ax.plot(x, y, color=col if isinstance(col, str) else "#333", lw=1)
+            else:
+                c = col if isinstance(col, (str, list)) else "#333"
+                ax.scatter(x, y, s=12, c=c, label=t.get("name") if t.get("showlegend", True) else None)
+        elif typ == "box":
+            y = np.array([np.nan if v is None else v for v in t.get("y", [])], float)
+            i = len(cats)
+            cats.append(t.get("name"))
+            y = y[np.isfinite(y)]
+            if len(y):
+                ax.boxplot([y], positions=[i], widths=0.6)
+                ax.scatter(np.full(len(y), i), y, s=8, color=col)
+        elif typ == "heatmap":
+            z = np.array(t["z"], float)
+            from matplotlib.colors import ListedColormap
+
+            cmap = ListedColormap([HOMDEL, LOSS, "#f5f5f5", GAIN, AMP])
+            ax.imshow(z + 2, aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, interpolation="nearest")
+            ax.set_yticks(range(len(t["y"])))
+            ax.set_yticklabels([_text(v) for v in t["y"]], fontsize=6)
+            ax.set_xticks([])
+    if cats:
+        horiz = any(t.get("orientation") == "h" for t in data)
+        labels = [_text(c) for c in cats]
+        if horiz:
+            ax.set_yticks(range(len(cats)))
+            ax.set_yticklabels(labels, fontsize=7)
+        else:
+            ax.set_xticks(range(len(cats)))
+            ax.set_xticklabels(labels, rotation=45 if len(cats) > 6 else 0, ha="right" if len(cats) > 6 else "center")
+    xa = lay.get("xaxis", {})
+    if xa.get("tickmode") == "array":
+        ax.set_xticks(xa["tickvals"])
+        ax.set_xticklabels([_text(v) for v in xa["ticktext"]])
+    if xa.get("type") == "log":
+        ax.set_xscale("log")
+    ax.set_xlabel(_text((xa.get("title") or {})))
+    ax.set_ylabel(_text((lay.get("yaxis", {}).get("title") or {})))
+    ax.set_title(_text(lay.get("title")), fontsize=10)
+    if any(t.get("name") for t in data if t.get("type") in ("bar",)) or \
+            any(t.get("showlegend", True) and t.get("type") == "scatter" for t in data):
+        handles, labels = ax.get_legend_handles_labels()
+        if handles and len(handles) <= 15:
+            ax.legend(fontsize=7, frameon=False)
+    # fixed margins: tight_layout costs more than the drawing itself
+    left = 0.22 if any(t.get("orientation") == "h" or t.get("type") == "heatmap" for t in data) else 0.09
+    fig.subplots_adjust(left=left, right=0.98, top=0.9, bottom=0.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def profiles_png(cn: np.ndarray, labels: list[str], chroms: list[dict], x0: list[float], dpi: int = 72) -> bytes:
+    """Integer copy number of the embedded profiles as one raster (static fallback for the
+    interactive profile viewer): rows = samples, columns = display bins, 0..8+ copies."""
+    plt = _mpl()
+    from matplotlib.colors import ListedColormap
+
+    cmap = ListedColormap(["#08306b", "#4292c6", "#f0f0f0", "#fcbba1", "#fb6a4a", "#cb181d", "#a50f15",
+                           "#67000d", "#3f007d"])
+    n = cn.shape[0]
+    fig, ax = plt.subplots(figsize=(10, min(2 + 0.12 * n, 14)), dpi=dpi)
+    im = ax.imshow(np.clip(np.nan_to_num(cn, nan=2), 0, 8), aspect="auto", cmap=cmap, vmin=-0.5, vmax=8.5,
+                   interpolation="nearest")
+    xs = np.asarray(x0)
+    ticks = [int(np.searchsorted(xs, (c["start"] + c["end"]) / 2)) for c in chroms]
+    for c in chroms[1:]:
+        ax.axvline(int(np.searchsorted(xs, c["start"])) - 0.5, color="#555", lw=0.4)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([c["chrom"] for c in chroms], fontsize=6)
+    if n <= 60:
+        ax.set_yticks(range(n))
+        ax.set_yticklabels(labels, fontsize=6)
+    else:
+        ax.set_yticks([])
+    cb = fig.colorbar(im, ax=ax, ticks=range(9), fraction=0.03)
+    cb.ax.set_yticklabels([str(i) for i in range(8)] + ["8+"], fontsize=6)
+    ax.set_title("Integer copy number of the embedded samples", fontsize=10)
+    fig.subplots_adjust(left=0.12, right=0.95, top=0.92, bottom=0.08)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

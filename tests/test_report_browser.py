@@ -1,0 +1,104 @@
+"""The report in a real browser: headless Chromium from Debian (scripts/setup-browser.sh).
+
+Not skipped when Chromium is missing: it fails with the set-up hint (CI installs it).
+Screenshots go to ``$CTCSCOPE_SCREENSHOTS`` (default: ``<tmp>/ctcscope-report-screenshots``).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ctcscope.report import build_report
+from ctcscope.report.browser import Chromium, browser_missing
+from ctcscope.report.build import SECTIONS
+from ctcscope.report.testing import write_synthetic_run
+
+pytestmark = pytest.mark.browser
+
+XSS_SAMPLE = "<img src=x onerror=alert(1)>"
+SHOTS = Path(os.environ.get("CTCSCOPE_SCREENSHOTS", Path(tempfile.gettempdir()) / "ctcscope-report-screenshots"))
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    hint = browser_missing()
+    if hint:
+        pytest.fail(hint)
+    with Chromium() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser")
+    write_synthetic_run(out, n_cells=24, n_patients=3, seed=7, sample_ids=[XSS_SAMPLE])
+    return build_report(out)
+
+
+def test_report_opens_clean_offline(chromium, report):
+    check = chromium.open(report)
+    print("timings (ms):", check.timings_ms)
+    print("requests:", [u[:100] for u in check.requests])
+    assert check.timings_ms["ready"], "the report script never signalled ready"
+    draw_ms = chromium.render_all()
+    print("render all figures (ms):", draw_ms)
+    chromium.collect_logs(check)
+    assert check.errors == [], check.errors
+    assert check.external_requests == [], check.external_requests
+    d = chromium.driver
+    for sid, title in SECTIONS:
+        assert d.execute_script("return !!document.getElementById(arguments[0]);", sid), sid
+    # every figure drew (plotly adds its .main-svg); nothing is left pending
+    n_pending = d.execute_script("return document.querySelectorAll('div.plot.pending').length;")
+    n_drawn = d.execute_script("return document.querySelectorAll('div.plot .main-svg').length;")
+    assert n_pending == 0 and n_drawn >= 8
+    assert d.execute_script("return window.ctcscope.errors.length;") == 0
+    assert not d.execute_script("return document.documentElement.classList.contains('no-js');")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for sid, _ in SECTIONS:
+        assert chromium.screenshot_element(f"#{sid}", SHOTS / f"{sid}.png") is not None
+    print("screenshots in", SHOTS)
+
+
+def test_hostile_sample_id_is_text_in_the_browser(chromium, report):
+    chromium.open(report)
+    d = chromium.driver
+    chromium.render_all()
+    # no element was created from the id, no alert fired (selenium would raise on an open alert)
+    assert d.execute_script("return document.querySelectorAll('img[onerror]').length;") == 0
+    assert d.execute_script("return document.querySelectorAll('img:not([src^=\"data:\"])').length;") == 0
+    opts = d.execute_script("return Array.from(document.querySelectorAll('#profile-select option')).map(o => o.textContent);")
+    assert any(o.startswith(XSS_SAMPLE + " · ") for o in opts)
+    cells = d.execute_script("return Array.from(document.querySelectorAll('[data-table=qc] td')).map(t => t.textContent);")
+    assert XSS_SAMPLE in cells
+    title = d.execute_script("return document.querySelector('#profile-plot .gtitle').textContent;")
+    assert XSS_SAMPLE in title  # plotly shows it as typed
+
+
+def test_patient_filter_and_csv(chromium, report):
+    chromium.open(report)
+    d = chromium.driver
+    csv = d.execute_script("return window.ctcscope.tableCSV('qc', true);")
+    lines = csv.strip().split("\n")
+    assert lines[0].startswith("sample_id,patient,")
+    assert len(lines) == 1 + 24 + 3
+    assert any(line.startswith('"<img src=x onerror=alert(1)>"') or line.startswith("<img src=x onerror=alert(1)>")
+               for line in lines)
+    d.execute_script("window.ctcscope.applyPatient('P2');")
+    rows = d.execute_script("return Array.from(document.querySelectorAll('[data-table=qc] tbody tr'))"
+                            ".map(r => r.children[1].textContent);")
+    assert rows and set(rows) == {"P2"}
+    opts = d.execute_script("return Array.from(document.querySelectorAll('#profile-select option')).map(o => o.textContent);")
+    assert opts and all(" · P2 · " in o for o in opts)
+    shown = d.execute_script("return Array.from(document.querySelectorAll('.patient[data-patient]'))"
+                             ".filter(e => e.style.display !== 'none').map(e => e.getAttribute('data-patient'));")
+    assert shown == ["P2"]
+    chromium.render_all()
+    vis = d.execute_script(
+        "var g = document.getElementById('fig-qc_scatter'); return g.data.map(t => [t.meta.patient, t.visible]);")
+    assert {p: v for p, v in vis} == {"P1": False, "P2": True, "P3": False}
+    check = chromium.open(report)  # reload: still no error after the interactions
+    assert check.errors == []
