@@ -39,3 +39,16 @@ def real_data(relpath: str, tmp_dir: Path | None = None) -> Path:
 def data_path():
     """``data_path("scope-10x-demo/…")`` → a readable path."""
     return real_data
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """``ctcscope demo`` once per test session: the simulated cohort through every step.
+
+    Returns the output folder (inputs in ``<out>/input``, truth in ``<out>/input/truth``).
+    """
+    from ctcscope.pipeline import run_demo
+
+    out = tmp_path_factory.mktemp("demo") / "out"
+    run_demo(out, quiet=True, workers=2)
+    return out

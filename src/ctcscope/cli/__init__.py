@@ -19,6 +19,7 @@ from . import phenotype  # noqa: F401,E402
 from . import report  # noqa: F401,E402
 from . import resist  # noqa: F401,E402
 from . import cluster  # noqa: F401,E402
+from . import demo  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> None:

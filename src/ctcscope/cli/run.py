@@ -53,12 +53,24 @@ def run(
     workers: Optional[int] = WORKERS,
     scheduler: Optional[str] = SCHEDULER,
     min_mapq: int = MIN_MAPQ,
+    patients: Optional[Path] = typer.Option(None, "--patients", "-p",
+                                            help="Patient sheet (YAML or TSV): treatment lines, fusion, mutations."),
+    gating: Optional[Path] = typer.Option(None, "--gating", help="Gating file (YAML or Gating-ML 2.0) for FCS files "
+                                                               "named in the sheet (default: the study's strategy)."),
+    plate_map: Optional[Path] = typer.Option(None, "--plate-map", help="Table sample_id, plate/fcs, well."),
+    catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="Your own driver catalogue (TSV)."),
+    catalogue_mode: str = typer.Option("extend", "--catalogue-mode", help="extend or replace the built-in catalogue."),
+    copy_number_only: bool = typer.Option(False, "--copy-number-only",
+                                          help="Stop after copy number (no clustering, drivers, resistance, report)."),
+    no_report: bool = typer.Option(False, "--no-report", help="Do not write report.html."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope run in --out."),
     quiet: bool = QUIET,
 ) -> None:
-    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD and QC in one output folder."""
+    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD, QC, clusters, drivers,
+    phenotypes, resistance reading and report.html in one output folder."""
     from ..errors import InputError
     from ..io.samplesheet import read_sample_sheet
+    from ..pipeline import PipelineOptions, run_pipeline
     from ..workflow import resolve_genome, run_copy_number
 
     _log_to_console(quiet)
@@ -71,9 +83,16 @@ def run(
     if counts is not None and not genome and not fasta:
         raise InputError("with --counts, give the genome the counts were made on: --genome hg19, --genome hg38 or --fasta")
     g = resolve_genome(genome, fasta, bin_size, bams, blacklist=blacklist)
-    adata = run_copy_number(sheet if sheet is not None else None, g, out, counts=counts, workers=workers,
-                            scheduler=scheduler, overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins,
-                            quiet=quiet)
+    if copy_number_only:
+        adata = run_copy_number(sheet if sheet is not None else None, g, out, counts=counts, workers=workers,
+                                scheduler=scheduler, overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins,
+                                quiet=quiet)
+    else:
+        opts = PipelineOptions(patients=patients, gating=gating, plate_map=plate_map, catalogue=catalogue,
+                               catalogue_mode=catalogue_mode, report=not no_report)
+        adata = run_pipeline(sheet, g, out, counts=counts, options=opts, workers=workers, scheduler=scheduler,
+                             overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins, quiet=quiet,
+                             sheet_dir=samples.parent if samples is not None else None)
     if not quiet:
         console.print(f"[green]done:[/] {adata.n_obs} samples × {adata.n_vars} bins → {out}", highlight=False)
 

@@ -98,10 +98,10 @@ def events_per_patient(events: pd.DataFrame, obs: pd.DataFrame, top: int = 10) -
         lambda s: ";".join(sorted(set(x for x in s if x)))).reindex(pts).fillna("")
     out["n_drivers"] = rec.groupby("patient").size().reindex(pts).fillna(0).astype(int)
     out["n_events"] = e.groupby("patient").size().reindex(pts).fillna(0).astype(int)
-    top_txt = rec.groupby("patient").apply(
-        lambda d: "; ".join(f"{r.gene} {r.alteration} {r.n_carriers}/{r.n_samples}" for r in d.head(top).itertuples()),
-        include_groups=False)
-    out["most_recurrent"] = top_txt.reindex(pts).fillna("")
+    # built per patient with a plain dict: groupby.apply on an empty table returns a frame
+    top_txt = {p: "; ".join(f"{r.gene} {r.alteration} {r.n_carriers}/{r.n_samples}" for r in d.head(top).itertuples())
+               for p, d in rec.groupby("patient", sort=False)}
+    out["most_recurrent"] = pd.Series(top_txt, dtype=object).reindex(pts).fillna("")
     return out.rename_axis("patient").reset_index()
 
 

@@ -1,0 +1,235 @@
+"""The whole study in one call: ``ctcscope run`` and ``ctcscope demo``.
+
+Steps, in order (each is a plain function of its own module, usable alone):
+
+1. copy number — :func:`ctcscope.workflow.run_copy_number` (counting, correction,
+   segmentation, ploidy, QC, instability);
+2. treatment groups — the drug at resistance of each patient (patient sheet);
+3. phenotypes — FCS files → gates → ALK/CK phenotype of each sorted cell (when the sample
+   sheet has an ``fcs`` column);
+4. cohort — 250 kb matrix, Ward clustering, clones, diversity
+   (:func:`ctcscope.cohort.run_cluster_stage`);
+5. drivers — gene-level copy number, driver events by pathway
+   (:func:`ctcscope.drivers.run_drivers_stage`);
+6. resistance — the reading of each patient (:func:`ctcscope.resistance.stage.run_resistance_stage`,
+   when a patient sheet is given);
+7. report — ``report.html`` (:func:`ctcscope.report.build_report`);
+
+and ``run.json`` last, so a folder without it is an unfinished run.  Every input is
+validated before anything is written; a run that fails removes the folder it created (or,
+with ``--overwrite``, leaves the replaced run without its ``run.json``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._atomic import prepare_output_dir
+from .errors import InputError
+from .genome import Genome
+from .io.export import write_copy_number_outputs
+from .io.samplesheet import read_sample_sheet
+from .workflow import _clear_previous_run, _remove_new_folder, run_copy_number, write_run_json
+
+log = logging.getLogger("ctcscope")
+
+
+@dataclass
+class PipelineOptions:
+    """Options of the steps after copy number (the CLI maps its flags onto these)."""
+
+    patients: str | os.PathLike | None = None
+    gating: str | os.PathLike | None = None
+    plate_map: str | os.PathLike | None = None
+    catalogue: str | os.PathLike | None = None
+    catalogue_mode: str = "extend"
+    cluster: bool = True
+    drivers: bool = True
+    phenotype: bool = True
+    resistance: bool = True
+    report: bool = True
+    cluster_options: dict[str, Any] = field(default_factory=dict)
+    cna_params: dict[str, Any] = field(default_factory=dict)
+
+
+def _validate(sheet: pd.DataFrame | None, opts: PipelineOptions):
+    """Read every optional input now, so a bad one stops the run before anything is written."""
+    patients = None
+    if opts.patients is not None:
+        from .resistance.patients import read_patients
+
+        patients = read_patients(opts.patients)
+        if sheet is not None and "patient" in sheet:
+            known = {p.id for p in patients}
+            missing = sorted(set(sheet["patient"].astype(str)) - known - {""})
+            if missing:
+                log.warning("patients %s of the sample sheet are not in the patient sheet; they get no "
+                            "treatment group or resistance reading", ", ".join(missing[:5]))
+    if opts.gating is not None:
+        from .phenotype.gating import load_gating
+
+        load_gating(opts.gating)
+    catalogue = None
+    if opts.catalogue is not None:
+        from .drivers.catalogue import load_catalogue
+
+        catalogue = load_catalogue(opts.catalogue, opts.catalogue_mode)
+    return patients, catalogue
+
+
+def _has_fcs(sheet: pd.DataFrame | None) -> bool:
+    return sheet is not None and "fcs" in sheet and sheet["fcs"].fillna("").astype(str).str.len().gt(0).any()
+
+
+def run_pipeline(
+    samples: str | os.PathLike | pd.DataFrame | None,
+    genome: Genome,
+    out: str | os.PathLike,
+    *,
+    counts: str | os.PathLike | None = None,
+    options: PipelineOptions | None = None,
+    workers: int | None = None,
+    scheduler: Any = None,
+    overwrite: bool = False,
+    min_mapq: int = 30,
+    own_bins: bool | None = None,
+    quiet: bool = False,
+    sheet_dir: str | os.PathLike | None = None,
+    extra_steps: dict[str, dict] | None = None,
+):
+    """Run every step of the study on a sample sheet (BAMs) or a count matrix.
+
+    Returns the cohort AnnData (also written to ``out/cohort.h5ad``).
+    """
+    opts = options or PipelineOptions()
+    sheet = samples
+    if samples is not None and not isinstance(samples, pd.DataFrame):
+        sheet_dir = sheet_dir or Path(samples).parent
+        sheet = read_sample_sheet(samples, require_bam=counts is None)
+    patients, catalogue = _validate(sheet, opts)
+
+    out = Path(out)
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    steps: dict[str, dict] = dict(extra_steps or {})
+    t0 = time.perf_counter()
+    adata = run_copy_number(sheet, genome, out, counts=counts, workers=workers, scheduler=scheduler,
+                            overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins, params=opts.cna_params,
+                            write_run=False, quiet=quiet)
+    steps["copy_number"] = dict(adata.uns["ctcscope"], seconds=round(time.perf_counter() - t0, 3))
+    try:
+        if patients is not None:
+            from .resistance.patients import drug_at_resistance
+
+            groups = drug_at_resistance(patients)
+            adata.obs["treatment_group"] = adata.obs.get("patient", pd.Series("", index=adata.obs_names)).astype(
+                str).map(groups).fillna("").astype(str)
+
+        if opts.phenotype and _has_fcs(sheet):
+            from .phenotype import annotate_obs, run_phenotype_stage
+
+            t = time.perf_counter()
+            table = run_phenotype_stage(sheet, out, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir)
+            adata.obs = annotate_obs(adata.obs, table)
+            steps["phenotype"] = {"step": "phenotype", "samples_linked": int(len(table)),
+                                  "seconds": round(time.perf_counter() - t, 3)}
+
+        if opts.cluster:
+            from .cohort import run_cluster_stage
+            from .cohort.matrix import select_samples
+
+            n_sel = int(select_samples(adata.obs, opts.cluster_options.get("samples", "qc_pass_tumour")).sum())
+            if n_sel < 2:
+                log.warning("only %d tumour sample(s) passed QC: clustering needs at least 2 and is skipped", n_sel)
+                opts = _replace(opts, cluster=False)
+        if opts.cluster:
+            t = time.perf_counter()
+            adata = run_cluster_stage(adata, out, **opts.cluster_options)
+            steps["cluster"] = {"step": "cluster", "parameters": _jsonable(adata.uns.get("clusters", {}).get(
+                "parameters", {})), "seconds": round(time.perf_counter() - t, 3)}
+
+        if opts.drivers and (genome.genes is None or genome.genes.empty):
+            log.warning("genome %s has no gene table, so the drivers step is skipped; give genes with the genome "
+                        "(genome_from_fasta(..., genes=)) or use a built-in build", genome.build)
+            opts = _replace(opts, drivers=False)
+        if opts.drivers:
+            from .drivers import run_drivers_stage
+
+            t = time.perf_counter()
+            adata = run_drivers_stage(adata, genome, out, catalogue=catalogue if catalogue is not None else None,
+                                      catalogue_mode=opts.catalogue_mode, write_run=False)
+            steps["drivers"] = dict(adata.uns["drivers"]["run"], seconds=round(time.perf_counter() - t, 3))
+
+        # the cohort files now carry treatment groups, phenotypes and clones
+        write_copy_number_outputs(adata, out)
+
+        if opts.resistance and patients is not None:
+            from .resistance.stage import run_resistance_stage
+
+            res = run_resistance_stage(patients, out, drivers=out / "drivers.tsv" if opts.drivers else None,
+                                       genes=out / "genes.tsv" if opts.drivers else None, cells=out / "cells.tsv")
+            steps["resistance"] = res["run"]
+
+        write_run_json(out, steps)
+        if opts.report:
+            from .report.stage import report_step
+
+            report_step(out)  # adds its own block to run.json
+    except BaseException:
+        if fresh:
+            _remove_new_folder(out)
+        else:
+            _clear_previous_run(out)
+        raise
+    return adata
+
+
+def _replace(opts: PipelineOptions, **kw) -> PipelineOptions:
+    import dataclasses
+
+    return dataclasses.replace(opts, **kw)
+
+
+def _jsonable(d):
+    import json
+
+    from ._atomic import _json_default
+
+    return json.loads(json.dumps(d, default=_json_default))
+
+
+def run_demo(out: str | os.PathLike, *, seed: int | None = None, overwrite: bool = False, bam: bool = False,
+             workers: int | None = None, quiet: bool = False, report: bool = True):
+    """Simulate the demo cohort (SIMULATED data modelled on Oulhen et al. 2021) and run every step.
+
+    The simulated inputs (sample sheet, patient sheet, counts or BAMs, FCS sorts, truth)
+    go to ``out/input``; the results to ``out``.
+    """
+    from .genome import load_genome
+    from .phenotype import simulate_sort
+    from .simulate.demo import DEMO_SEED, make_demo
+
+    out = Path(out)
+    prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
+    seed = DEMO_SEED if seed is None else int(seed)
+    t = time.perf_counter()
+    files = make_demo(out / "input", seed=seed, bam=bam, overwrite=True, workers=workers or 1)
+    sheet = pd.read_csv(files.samples, dtype=str, keep_default_na=False)
+    sheet = simulate_sort(sheet, out / "input" / "fcs", seed=seed)
+    sheet = sheet.drop(columns=[c for c in ("sim_phenotype",) if c in sheet])
+    sheet_path = out / "input" / "samples.csv"
+    from ._atomic import write_tsv
+
+    write_tsv(sheet_path, sheet, sep=",")
+    simulate_block = {"step": "simulate", "simulated": True, "seed": seed, "design": "demo_oulhen2021",
+                      "citation": "Oulhen M et al. npj Precis Oncol 2021;5:71. doi:10.1038/s41698-021-00203-1",
+                      "seconds": round(time.perf_counter() - t, 3)}
+    genome = load_genome("hg19", 500_000)
+    opts = PipelineOptions(patients=files.patients, report=report)
+    return run_pipeline(sheet_path, genome, out, counts=None if bam else files.counts, options=opts,
+                        workers=workers, overwrite=True, quiet=quiet, extra_steps={"simulate": simulate_block})

@@ -1,0 +1,89 @@
+"""``ctcscope demo`` / ``run``: every step runs, in order, on the simulated demo cohort
+(modelled on Oulhen et al. 2021), and the study's findings the demo was built with come out
+of the real pipeline (not the simulator's truth)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from ctcscope.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def out(demo_run):
+    return demo_run
+
+
+@pytest.fixture(scope="module")
+def cells(out):
+    return pd.read_csv(out / "cells.tsv", sep="\t", dtype={"sample_id": str}, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def truth(out):
+    return pd.read_csv(out / "input" / "truth" / "samples.tsv", sep="\t").set_index("sample_id")
+
+
+def test_every_step_ran_and_left_its_files(out):
+    run = json.loads((out / "run.json").read_text())
+    assert list(run["steps"]) == ["simulate", "copy_number", "phenotype", "cluster", "drivers", "resistance", "report"]
+    assert run["steps"]["simulate"]["simulated"] is True
+    for f in ("cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv", "genes.tsv", "drivers.tsv",
+              "pathways.tsv", "phenotypes.tsv", "resistance.json", "resistance.tsv", "report.html",
+              "figures/heatmap.png", "figures/drivers.png"):
+        assert (out / f).stat().st_size > 0, f
+    assert not list(out.glob(".*.tmp-*")), "temporary files left behind"
+    seg = pd.read_csv(out / "segments.seg", sep="\t")
+    assert seg.columns.tolist()[:7] == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+
+
+def test_cells_carry_every_step(cells, truth):
+    assert cells.sample_id.str.startswith("SIM-").all()
+    assert {"ploidy", "wgd", "qc_pass", "normal_like", "fga", "clone", "treatment_group", "phenotype"} <= set(cells)
+    groups = cells.set_index("sample_id").treatment_group
+    assert groups["SIM-P46_CTC02"] == "crizotinib" and groups["SIM-P45_CTC01"] == "lorlatinib"
+    # phenotypes re-gated from the simulated FACS sorts agree with the sorted cells' truth
+    ph = cells[cells.phenotype_in_gate.astype(str) == "True"].set_index("sample_id")
+    assert len(ph) >= 30
+    assert (ph.phenotype == ph.phenotype_sheet).mean() >= 0.95
+
+
+def test_ploidy_and_wgd_against_the_truth(cells, truth):
+    c = cells.set_index("sample_id")
+    tumour = c[c.sample_type.isin(["ctc", "ctc_pool", "biopsy"])]
+    t = truth.loc[tumour.index]
+    assert (tumour.ploidy.astype(int) == t.ploidy).mean() >= 0.85
+    controls = c[c.sample_type.isin(["wbc", "germline"])]
+    assert (controls.ploidy.astype(int) == 2).all() and not controls.wgd.astype(str).eq("True").any()
+    nl = c.normal_like.astype(str) == "True"
+    assert nl[t.index[t.normal_like.astype(bool)]].mean() >= 0.8
+
+
+def test_study_findings_come_out_of_the_pipeline(out, cells):
+    d = pd.read_csv(out / "drivers.tsv", sep="\t", keep_default_na=False)
+    ok = cells[(cells.qc_pass.astype(str) == "True") & (cells.normal_like.astype(str) == "False")]
+    p46 = ok[(ok.patient == "P46") & (ok.sample_type == "ctc")].sample_id
+    alk = d[(d.gene == "ALK") & d.state.isin(["gain", "amp"]) & d.sample_id.isin(p46)]
+    assert alk.sample_id.nunique() >= 0.7 * len(p46)            # ALK gain in most epithelial P46 CTCs
+    p49 = ok[(ok.patient == "P49") & (ok.sample_type == "ctc")].sample_id
+    rb1 = d[(d.gene == "RB1") & d.state.isin(["loss", "homdel"]) & d.sample_id.isin(p49)]
+    assert rb1.sample_id.nunique() >= 4                          # RB1 loss in the P49-like patient
+    res = json.loads((out / "resistance.json").read_text())
+    by = {p["patient"]: p for p in res["patients"]}
+    assert len(by) == 6
+    assert any(m["id"] == "alk_copy_gain" for m in by["P46"]["mechanisms"])
+    assert any(m["id"] == "met_amplification" for m in by["P41"]["mechanisms"])
+
+
+def test_demo_refuses_a_users_folder(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    r = runner.invoke(app, ["demo", "--out", str(mine), "--quiet"])
+    assert r.exit_code == 2 and "did not write" in r.output
+    assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
