@@ -1,6 +1,7 @@
 """Accuracy of the copy-number engine on simulated cohorts with known truth.
 
     python benchmarks/accuracy_cna.py [--seeds 101-120] [--cells 40] [--methods pelt,binseg] [--bin-size 500000]
+                                      [--bias default|stress] [--param KEY=VALUE ...] [--rows FILE.tsv]
 
 Seeds 101-120 were never used while developing the engine (tuning used seeds 1-12; the
 default test suite uses 201-202).  Each cohort is ``random_design(cells, seed)`` (2n-6n
@@ -20,6 +21,7 @@ hg19 bins (500 kb by default).  Prints, for each segmentation method:
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 import warnings
 
@@ -70,10 +72,10 @@ def breakpoint_scores(truth: pd.DataFrame, segments: pd.DataFrame, bins: pd.Data
     return mc, len(called), mt, len(t)
 
 
-def evaluate(seeds, cells, method, bin_size=500_000):
+def evaluate(seeds, cells, method, bin_size=500_000, bias="default", params=None, workers=2):
     from ctcscope.cna import call_copy_number, min_rmse_ploidy
     from ctcscope.genome import load_genome
-    from ctcscope.simulate import random_design, simulate_cohort
+    from ctcscope.simulate import Bias, random_design, simulate_cohort
 
     g = load_genome("hg19", bin_size)
     g500 = load_genome("hg19", 500_000)  # designs are drawn on 500 kb bins, whatever the bins called
@@ -81,9 +83,9 @@ def evaluate(seeds, cells, method, bin_size=500_000):
     rows, bp = [], {1: np.zeros(4), 2: np.zeros(4)}
     t_call = 0.0
     for seed in seeds:
-        sim = simulate_cohort(random_design(cells, seed=seed, genome=g500), g, seed=seed)
+        sim = simulate_cohort(random_design(cells, seed=seed, genome=g500, bias=Bias.preset(bias)), g, seed=seed)
         t0 = time.perf_counter()
-        out = call_copy_number(sim.adata, workers=2, quiet=True, method=method)
+        out = call_copy_number(sim.adata, workers=workers, quiet=True, method=method, params=params)
         t_call += time.perf_counter() - t0
         tr = sim.truth.samples.set_index("sample_id").loc[out.obs_names]
         segs = out.uns["segments"]
@@ -93,6 +95,8 @@ def evaluate(seeds, cells, method, bin_size=500_000):
                 "seed": seed, "sample_id": sid, "sample_type": tr.sample_type.iloc[i],
                 "normal_like_true": bool(tr.normal_like.iloc[i]), "ploidy_true": int(tr.ploidy.iloc[i]),
                 "ploidy": out.obs.ploidy.iloc[i], "conf": float(out.obs.ploidy_confidence.iloc[i]),
+                "runner_up": out.obs.ploidy_runner_up.iloc[i], "mapd": float(out.obs.mapd.iloc[i]),
+                "wave_true": float(tr.wave_sd.iloc[i]), "pool_size": int(tr.pool_size.iloc[i]),
                 "rmse": min_rmse_ploidy(segs[segs.sample_id == sid]),
                 "wgd_true": bool(tr.wgd.iloc[i]), "wgd": bool(out.obs.wgd.iloc[i]),
                 "normal_like": bool(out.obs.normal_like.iloc[i]),
@@ -135,10 +139,14 @@ def report(df, bp, t_call, method):
     print(f"normal-like CTCs found: {nl_found}/{nl_true}; tumour CTCs called normal-like: {nl_fp}")
     ctrl = df[df.sample_type.isin(["wbc", "germline"])]
     print(f"controls called 2n: {(ctrl.ploidy == 2).mean():.3f} (n={len(ctrl)})")
-    edges = [0, 0.5, 0.8, 0.95, 0.99, 1.01]
-    cal = [f"{k}: {(x.ploidy == x.ploidy_true).mean():.2f} (n={len(x)})"
-           for k, x in d.assign(b=pd.cut(d.conf, edges, right=False)).groupby("b", observed=True)]
-    print("calibration (accuracy by reported confidence):", ", ".join(cal))
+    print("calibration (accuracy by reported confidence):", reliability(d))
+
+
+def reliability(d: pd.DataFrame, edges=(0, 0.5, 0.8, 0.95, 0.99, 1.01)) -> str:
+    """Accuracy of ploidy calls by reported confidence, with the mean confidence of each bin."""
+    cal = [f"{k}: {(x.ploidy == x.ploidy_true).mean():.2f} at mean {x.conf.mean():.2f} (n={len(x)})"
+           for k, x in d.assign(b=pd.cut(d.conf, list(edges), right=False)).groupby("b", observed=True)]
+    return ", ".join(cal)
 
 
 def main():
@@ -147,12 +155,26 @@ def main():
     ap.add_argument("--cells", type=int, default=40)
     ap.add_argument("--methods", default="pelt,binseg")
     ap.add_argument("--bin-size", type=int, default=500_000)
+    ap.add_argument("--bias", default="default", help="simulator bias preset: default or stress")
+    ap.add_argument("--param", action="append", default=[], help="engine parameter override KEY=VALUE (repeatable)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rows", default=None, help="write the per-sample table to this TSV")
     a = ap.parse_args()
     seeds = _seeds(a.seeds)
-    print(f"hg19, {a.bin_size // 1000} kb bins")
+    params = {}
+    for kv in a.param:
+        k, v = kv.split("=", 1)
+        try:
+            params[k] = ast.literal_eval(v)  # numbers, tuples, booleans
+        except Exception:
+            params[k] = v
+    print(f"hg19, {a.bin_size // 1000} kb bins, simulator bias preset '{a.bias}', seeds {a.seeds}"
+          + (f", parameters {params}" if params else ""))
     for method in a.methods.split(","):
-        df, bp, t = evaluate(seeds, a.cells, method, a.bin_size)
+        df, bp, t = evaluate(seeds, a.cells, method, a.bin_size, a.bias, params, a.workers)
         report(df, bp, t, method)
+        if a.rows:
+            df.to_csv(a.rows if len(a.methods.split(",")) == 1 else f"{a.rows}.{method}", sep="\t", index=False)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass
@@ -233,3 +234,61 @@ def fit_wave_model(offsets: np.ndarray, span_mb: np.ndarray, sampling_var: np.nd
             if ll > best[0]:
                 best = (ll, WaveModel(float(sd), float(ell)))
     return best[1]
+
+
+#: Window sizes (Mb) at which :func:`waviness_profile` measures the excess scatter.
+PROFILE_WINDOWS_MB = (2.0, 5.0, 10.0, 20.0, 50.0)
+
+
+def waviness_profile(ratio: np.ndarray, bins, level: np.ndarray | None = None, *,
+                     windows_mb=PROFILE_WINDOWS_MB, min_fill: float = 0.8) -> dict:
+    """How far one sample's corrected ratio wanders from its level, scale by scale.
+
+    ``rel = ratio / level`` (``level``: e.g. segment means or the known copy-number level;
+    default: the median of each autosome, for flat cells).  ``white`` is the bin-level noise
+    SD (from neighbouring-bin differences); ``excess_<W>mb`` is the SD of the means of
+    ``W``-Mb windows within chromosomes *beyond* what white noise gives them
+    (``sqrt(var(window means) - white² / n)``, windows at least ``min_fill`` full, outliers
+    beyond 6 MADs set aside); ``excess_arm`` the same over chromosome arms (≥ 20 bins).
+    A white-noise profile has excess 0 at every scale; long-range waviness of SD ``s`` and
+    correlation length ``L`` gives about ``s`` at windows much shorter than ``L``, falling
+    as windows grow past it.  Used to compare real cells with the simulator
+    (benchmarks/real_noise.py).
+    """
+    ratio = np.asarray(ratio, dtype=np.float64)
+    chrom = bins["chrom"].astype(str).to_numpy()
+    auto = ~np.isin(chrom, ["X", "Y"])
+    if level is None:
+        level = pd.Series(np.where(auto, ratio, np.nan)).groupby(chrom).transform("median").to_numpy()
+    level = np.asarray(level, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(auto & np.isfinite(level) & (level > 0.1), ratio / level, np.nan)
+    i, j = within_chrom_pairs(chrom, np.isfinite(rel))
+    out = {"white": float("nan"), **{f"excess_{w:g}mb": float("nan") for w in windows_mb}, "excess_arm": float("nan")}
+    if i.size < 20:
+        return out
+    white = _mad_var(rel[j] - rel[i]) / 2.0
+    out["white"] = float(np.sqrt(white))
+    start = bins["start"].to_numpy(np.float64)
+
+    def excess(keys, fill: float) -> float:
+        df = pd.DataFrame({"k": keys, "r": rel}).dropna()
+        grp = df.groupby("k")["r"]
+        m, n = grp.mean(), grp.size()
+        full = n >= max(fill * n.max(), 2)
+        off = m[full] - m[full].median()
+        if off.size < 5:
+            return float("nan")
+        s = 1.4826 * np.median(np.abs(off))
+        keep = np.abs(off) <= 6 * s if s > 0 else np.ones(off.size, bool)
+        v = float(np.var(off[keep]) - np.mean(white / n[full][keep]))
+        return float(np.sqrt(max(v, 0.0)))
+
+    for w in windows_mb:
+        out[f"excess_{w:g}mb"] = excess(pd.Series(chrom) + ":" + pd.Series((start // (w * 1e6)).astype(np.int64)).astype(str),
+                                          min_fill)
+    if "arm" in bins:
+        arm = pd.Series(chrom) + bins["arm"].astype(str).reset_index(drop=True)
+        n_arm = arm.map(arm.value_counts())
+        out["excess_arm"] = excess(arm.where(n_arm >= 20).to_numpy(), 0.0)
+    return out

@@ -63,6 +63,7 @@ class RunBias:
     site_weight: np.ndarray  # amplification efficiency of each fragment
     gc_run: np.ndarray       # run-level GC coefficients (3,)
     gc_terms: np.ndarray     # gc_basis of the bins (n_bins, 3)
+    wave_run: np.ndarray | None = None  # the run's shared waviness per bin (unit SD; None: not shared)
 
     @property
     def n_sites(self) -> int:
@@ -112,9 +113,11 @@ def run_bias(genome: Genome, bias: Bias, rng: np.random.Generator, min_fragment:
     bl = b.blacklist.fillna(0).to_numpy(float) if "blacklist" in b else np.zeros(len(b))
     bad = (~use) & (bl > 0.25)
     boost[bad] += bias.blacklist_boost * bl[bad] * rng.lognormal(0.0, 0.7, bad.sum())
+    # drawn last, so the fragments above do not depend on it
+    wave_run = waviness(genome_position_mb(genome), 1.0, bias.wave_mb, rng) if bias.wave_shared > 0 else None
     return RunBias(eff=eff, locus=locus, boost=boost, site_bin=site_bin.astype(np.int32),
                    site_start=site_start, site_len=flen.astype(np.int32), site_weight=weight.astype(np.float32),
-                   gc_run=np.asarray(bias.gc_run, float), gc_terms=gc_basis(gc))
+                   gc_run=np.asarray(bias.gc_run, float), gc_terms=gc_basis(gc), wave_run=wave_run)
 
 
 @dataclass
@@ -167,16 +170,25 @@ def solve_phi(mapd_target: float, mean_reads_per_bin: float, locus_var: float) -
 
 
 def cell_bias(genome: Genome, bias: Bias, run: RunBias, rng: np.random.Generator, *, reads: int,
-              mapd_target: float, pos_mb: np.ndarray, expected_cn_weight: np.ndarray) -> CellBias:
+              mapd_target: float, pos_mb: np.ndarray, expected_cn_weight: np.ndarray,
+              n_cells: float = 1.0) -> CellBias:
     """Draw one sample's GC curve, waviness and over-dispersion.
 
     ``expected_cn_weight``: the sample's bias-free weights (cn x eff x locus), used to know
     its reads per usable bin when solving the over-dispersion for the MAPD target.
+    ``n_cells``: cells amplified together (pools; bulk DNA counts as many): the sample's
+    private waviness averages over them (``bias.wave_pool_average``), the run's shared part
+    does not.
     """
     coef = run.gc_run + rng.normal(0.0, 1.0, 3) * np.asarray(bias.gc_sd)
     lo, hi = bias.wave_sd
     wsd = float(rng.uniform(lo, hi))
-    wave = waviness(pos_mb, wsd, bias.wave_mb, rng)
+    own = waviness(pos_mb, 1.0, bias.wave_mb, rng)
+    rho = float(bias.wave_shared) if run.wave_run is not None else 0.0
+    k = max(float(n_cells), 1.0) if bias.wave_pool_average else 1.0
+    wave = wsd * np.sqrt(1.0 - rho) / np.sqrt(k) * own
+    if rho > 0:
+        wave = wave + wsd * np.sqrt(rho) * run.wave_run
     use = genome.bins.use.to_numpy(bool)
     tot = expected_cn_weight.sum()
     lam = reads * expected_cn_weight / tot if tot > 0 else np.zeros_like(expected_cn_weight)

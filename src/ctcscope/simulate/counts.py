@@ -125,6 +125,17 @@ def _mapd_target(sample: Sample, design: Design, rng: np.random.Generator) -> fl
     return bulk
 
 
+#: Bulk DNA (germline, biopsy) amplifies many genomes at once: its private waviness is gone.
+BULK_CELLS = 1000
+
+
+def _wave_cells(sample: Sample) -> float:
+    """Genomes amplified together, over which a sample's private waviness averages."""
+    if sample.sample_type in ("germline", "biopsy"):
+        return float(BULK_CELLS)
+    return float(max(sample.n_cells, 1))
+
+
 def _sample_clone_info(patient: Patient, sample: Sample) -> dict:
     w = sample.weights
     tumour = {k: v for k, v in w.items() if k != NORMAL_CLONE}
@@ -277,7 +288,7 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
             mapd = _mapd_target(sample, design, rng)
             base_w = cn * run.eff * run.locus * run.boost
             cb = cell_bias(genome, design.bias, run, rng, reads=reads, mapd_target=mapd, pos_mb=pos_mb,
-                           expected_cn_weight=base_w)
+                           expected_cn_weight=base_w, n_cells=_wave_cells(sample))
             w = cn * bias_weights(genome, run, cb)
             tot = w.sum()
             mean = reads * w / tot if tot > 0 else np.zeros_like(w)

@@ -196,6 +196,18 @@ class Patient:
         return cur.name
 
 
+#: Waviness of the default bias model, from real single cells (see docs/simulate.md).
+WAVE_SD = (0.02, 0.10)
+WAVE_MB = 3.5
+WAVE_SHARED = 0.5
+
+#: Named bias levels (:meth:`Bias.preset`).
+BIAS_PRESETS: dict[str, dict] = {
+    "default": {},
+    "stress": {"wave_sd": (0.02, 0.08), "wave_mb": 15.0, "wave_shared": 0.0, "wave_pool_average": False},
+}
+
+
 @dataclass
 class Bias:
     """Levels of the technical bias model (see :mod:`ctcscope.simulate.bias` for why each term).
@@ -210,8 +222,11 @@ class Bias:
     gc_run: tuple[float, float, float] = (-0.15, -0.06, 0.0)  # run-level GC curve (Ampli1 favours AT-rich MseI fragments)
     sites_per_mb: float = 1200.0                       # amplified Ampli1 fragments per Mb (fixed per run)
     site_sigma: float = 0.9                            # log-normal SD of per-fragment amplification (heavy tail)
-    wave_sd: tuple[float, float] = (0.02, 0.08)        # SD of long-range log-waviness per cell
-    wave_mb: float = 15.0                              # correlation length of the waviness (Mb)
+    # waviness: measured on real single cells (docs/simulate.md, benchmarks/real_noise.py)
+    wave_sd: tuple[float, float] = WAVE_SD               # SD of the log-waviness of one cell
+    wave_mb: float = WAVE_MB                             # Gaussian kernel SD (Mb); correlation length x sqrt(2)
+    wave_shared: float = WAVE_SHARED                     # share of a cell's wave variance common to the run
+    wave_pool_average: bool = True                       # pools/bulk: private wave averages over their cells
     blacklist_boost: float = 1.0                       # extra read pile-up in unusable blacklisted bins
 
     def __post_init__(self):
@@ -221,6 +236,21 @@ class Bias:
             raise InputError("bias.reads must be a (low, high) range of positive read numbers")
         if not 0 <= self.mapd[0] <= self.mapd[1] < 2:
             raise InputError("bias.mapd must be a (low, high) range between 0 and 2")
+        if not 0 <= self.wave_sd[0] <= self.wave_sd[1] < 1:
+            raise InputError("bias.wave_sd must be a (low, high) range between 0 and 1")
+        if not 0 <= float(self.wave_shared) <= 1:
+            raise InputError("bias.wave_shared must be a fraction between 0 and 1")
+        if not float(self.wave_mb) > 0:
+            raise InputError("bias.wave_mb must be a positive length in Mb")
+
+    @classmethod
+    def preset(cls, name: str) -> "Bias":
+        """A named bias level: ``default`` (calibrated on real cells) or ``stress`` (the
+        earlier, harsher waviness: 2-8 % over a ~21 Mb correlation length, independent in
+        every sample, pools and bulk samples as wavy as single cells)."""
+        if name not in BIAS_PRESETS:
+            raise InputError(f"unknown bias preset '{name}'; use one of {', '.join(BIAS_PRESETS)}")
+        return cls(**BIAS_PRESETS[name])
 
 
 @dataclass
