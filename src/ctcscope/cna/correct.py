@@ -289,3 +289,89 @@ def wave_profile(ratio: np.ndarray, level: np.ndarray, bins: pd.DataFrame, *, ba
     pos = 0.5 * (bins["start"].to_numpy() + bins["end"].to_numpy())
     w = smooth_by_chrom(lr, bins["chrom"].astype(str).to_numpy(), pos, bandwidth_mb * 1e6)
     return np.where(np.isfinite(w), np.exp(w), 1.0)
+
+
+def shared_wave(ratios: np.ndarray, levels: np.ndarray, bins: pd.DataFrame, *, bandwidth_mb: float = 1.0,
+                min_samples: int = 8, max_loading: float = 3.0,
+                groups: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+    """The long-range undulation that the samples of one run share, and each sample's share of it.
+
+    Single-cell WGA profiles of one run wander together: in three real 10x cells of one run
+    the 5 Mb-smoothed profiles correlate at r = 0.51-0.60 (benchmarks/real_noise.py), and
+    whole chromosomes may sit a few per cent off their level in every cell (residual
+    GC/mappability effects at the scale of chromosomes).  Each sample's log residual from its
+    called copy number, ``log(ratio / level)``, is smoothed along each chromosome (Gaussian,
+    ``bandwidth_mb``); the shared profile ``w`` is the per-bin median over samples (events
+    of one cell, or a wrongly called level, do not move a median of many) — where ``groups``
+    labels samples of one clone, the clone first collapses to its own median and votes once
+    (its cells share their events, and their errors) — shrunk towards 0 by its estimated
+    sampling noise (James-Stein); each sample's loading is the
+    least-squares coefficient of its own smoothed residual on ``w`` (clipped to
+    ``[0, max_loading]``).
+
+    Parameters
+    ----------
+    ratios : samples × bins corrected ratios.
+    levels : samples × bins expected ratio of each bin without waviness (``scale × copy
+        number`` of a first call); NaN where unknown or a homozygous deletion.
+    bins : the bin table (``chrom``, ``start``, ``end``, ``use``).
+
+    Returns
+    -------
+    ``(w, loadings)``: the shared log-profile per bin (0 where unknown), or ``None`` with
+    fewer than ``min_samples`` usable samples or nothing beyond noise; loadings per sample.
+    Divide sample ``s``'s ratio by ``exp(loadings[s] * w)``.
+    """
+    R = np.atleast_2d(np.asarray(ratios, dtype=np.float64))
+    Lv = np.atleast_2d(np.asarray(levels, dtype=np.float64))
+    n = R.shape[0]
+    chrom = bins["chrom"].astype(str).to_numpy()
+    use = use_mask(bins) & ~np.isin(chrom, ["X", "Y"])
+    pos = 0.5 * (bins["start"].to_numpy(np.float64) + bins["end"].to_numpy(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = use[None, :] & np.isfinite(R) & np.isfinite(Lv) & (R > 0) & (Lv > 0.05)
+        L = np.where(ok, np.log(np.where(ok, R, 1.0) / np.where(ok, Lv, 1.0)), np.nan)
+    good = np.flatnonzero(np.isfinite(L).mean(axis=1) > 0.5 * use.mean())
+    if good.size < min_samples:
+        return None, np.zeros(n)
+    S = np.full_like(L, np.nan)
+    for i in good:
+        x = L[i]
+        # bin-level outliers (pile-ups, unsegmented focal events) must not leak into the smooth
+        med = np.nanmedian(x)
+        mad = 1.4826 * np.nanmedian(np.abs(x - med))
+        x = np.where(np.abs(x - med) > 5 * mad, np.nan, x) if mad > 0 else x
+        s = smooth_by_chrom(x, chrom, pos, bandwidth_mb * 1e6)
+        S[i] = s - np.nanmedian(s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if groups is None:
+            V = S[good]
+        else:
+            lab = np.asarray(groups, dtype=object)[good]
+            rows = [np.nanmedian(S[good][lab == g], axis=0) for g in pd.unique(lab[lab != ""])]
+            V = np.vstack(rows + [S[good][lab == ""]]) if rows else S[good][lab == ""]
+        if V.shape[0] < min_samples:
+            return None, np.zeros(n)
+        w = np.nanmedian(V, axis=0)
+        # sampling noise of the median: the spread of the votes around it (robust), / n
+        spread = 1.4826 * np.nanmedian(np.abs(V - w), axis=0)
+    inside = use & np.isfinite(w)
+    if inside.sum() < 50:
+        return None, np.zeros(n)
+    noise = float(np.nanmedian(spread[inside]) ** 2 * np.pi / (2 * V.shape[0]))
+    total = float(np.var(w[inside]))
+    keep = max(0.0, 1.0 - noise / total) if total > 0 else 0.0
+    if keep <= 0:
+        return None, np.zeros(n)
+    w = np.where(inside, keep * (w - np.mean(w[inside])), 0.0)
+    ww = float(np.sum(w[inside] ** 2))
+    load = np.zeros(n)
+    for i in good:
+        m = inside & np.isfinite(S[i])
+        if m.sum() > 50 and ww > 0:
+            load[i] = float(np.clip(np.sum(S[i][m] * w[m]) / np.sum(w[m] ** 2), 0.0, max_loading))
+    # samples too sparse to measure their own share are given the typical one
+    rest = np.setdiff1d(np.arange(n), good)
+    load[rest] = float(np.median(load[good]))
+    return w, load

@@ -34,7 +34,8 @@ from ..errors import InputError
 from ..genome.builtin import usable_bins
 from ..genome.names import AUTOSOMES, canonical_chroms
 from ..parallel import map_samples
-from .correct import CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, outlier_bins
+from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, outlier_bins,
+                      shared_wave, smooth_by_chrom)
 from .instability import instability
 from .noise import NoiseModel, WaveModel, estimate_noise, estimate_waviness, mapd
 from .ploidy import PLOIDY_DEFAULTS, call_ploidy, report_grid
@@ -48,6 +49,7 @@ SAMPLE_TYPES = TUMOUR_TYPES + CONTROL_TYPES
 #: Pipeline-level parameters (besides those of each step).
 PIPELINE_DEFAULTS = dict(
     pon_min_samples=3,  # fewer controls than this: build the panel from all samples
+    pon_highpass_mb=2.0,  # the panel keeps only bin-level bias (residuals from a smooth of this bandwidth)
     bulk_levels=10,  # biopsies: copy-number levels per copy (a bulk is a mixture)
     drop_lone_bins=True,  # one-bin segments between two others are artefacts (set aside)
     group_prior=True,  # let cells of one clone inform each other's ploidy
@@ -59,6 +61,11 @@ PIPELINE_DEFAULTS = dict(
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
     wave_length_mb=None,  # ... and its correlation length
+    wave_own_weight=0.7,  # a sample's own waviness estimate vs the typical one of its kind (log scale)
+    shared_wave=True,  # measure and divide out the undulation the run's samples share
+    shared_wave_min_samples=6,  # fewer samples (a clone counting once): no shared undulation is estimated
+    shared_wave_bandwidth_mb=1.0,  # smoothing of the residuals along the genome
+    shared_wave_grid_step=0.006,  # coarser scale grid of the first calls (speed)
 )
 
 DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **PIPELINE_DEFAULTS}
@@ -87,6 +94,11 @@ def _pass_correct(counts: np.ndarray, bins: pd.DataFrame, params: dict) -> dict:
     _, sb2 = segment(r2, bins, noise=estimate_noise(counts, r2, chrom), **sp)
     with np.errstate(invalid="ignore", divide="ignore"):
         resid = np.where(sb2 > 0.1, r2 / sb2, np.nan)
+        # the panel of normals is for the bin-level locus bias: the sample's own smooth
+        # undulation is taken out, else every cell would inherit the controls' waves
+        if params["pon_highpass_mb"]:
+            pos = 0.5 * (bins["start"].to_numpy(np.float64) + bins["end"].to_numpy(np.float64))
+            resid = resid / smooth_by_chrom(resid, chrom.astype(str), pos, params["pon_highpass_mb"] * 1e6)
     return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32)}
 
 
@@ -105,10 +117,14 @@ def _lone_bins(seg: pd.DataFrame, n: int) -> np.ndarray:
 
 def _pass_segment(item: tuple, bins: pd.DataFrame, pon: np.ndarray | None, params: dict) -> dict:
     """Panel correction, noise model, segmentation, outlier bins and waviness of one sample."""
-    counts, ratio, is_control = item
+    counts, ratio, is_control, divisor = item
     sp = _pick(params, SEGMENT_DEFAULTS)
     chrom = bins["chrom"].to_numpy()
     r = apply_panel_of_normals(np.asarray(ratio, dtype=np.float64), pon)
+    if divisor is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = r / divisor
+            r = r / np.nanmedian(r)
     if not np.isfinite(r).any():
         return {"ratio": r, "segments": None, "noise": NoiseModel(1.0, 0.05), "mapd": float("nan"), "wave": None}
     noise = estimate_noise(counts, r, chrom)
@@ -150,17 +166,16 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     pp = _pick(params, PLOIDY_DEFAULTS)
     pp["report_range"] = (params["grid_min"], params["grid_max"])
     kw = dict(ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"], ploidy_prior=item.get("ploidy_prior"))
-    pc = call_ploidy(seg, item["noise"], **kw, **pp)
-    if pc.ploidy is None:
-        return empty
     if item["germline"]:
         # controls (wbc, germline, normal) are diploid by what they are: called on the 2n
-        # solution, with its confidence
+        # solution only
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
                                                      "grid_max": params["control_grid"][1]})
-        if pc.ploidy is None:
-            return empty
-    elif item["is_control"] and pc.ploidy != 2:
+    else:
+        pc = call_ploidy(seg, item["noise"], **kw, **pp)
+    if pc.ploidy is None:
+        return empty
+    if item["is_control"] and not item["germline"] and pc.ploidy != 2:
         # a flat profile fits any ploidy; normal-like cells are called as the diploid cells they
         # most probably are (the copy numbers of the 2n solution), while the reported
         # confidence, runner-up and WGD probability stay those of the read-depth evidence alone
@@ -195,6 +210,82 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
             "posterior": pc.posterior, "instability": inst}
 
 
+def _flat_and_groups(res2, obs, is_control, wave, fixed, bins, P):
+    """Flat (normal-like) profiles by the segment test, tumour candidates, and clone groups
+    (labels, ``""`` for none) of the candidates."""
+    n = len(res2)
+    fkw = dict(delta=P["flat_delta"], z=P["flat_z"], min_bins=P["flat_min_bins"])
+    flat0 = np.array([flat_fraction(r["segments"], r["noise"], wave if fixed else r["wave"], **fkw)
+                      if r["segments"] is not None else np.nan for r in res2])
+    nl0 = normal_like(flat0, is_control, max_fraction=P["flat_max_fraction"], cap=P["flat_cap"]) & np.isfinite(flat0)
+    cand = obs["sample_type"].isin(["ctc", "ctc_pool"]).to_numpy() & ~nl0 & np.array([r["segments"] is not None for r in res2])
+    patients = obs["patient"].astype(str).fillna("").to_numpy() if "patient" in obs else np.full(n, "")
+    groups = np.full(n, "", dtype=object)
+    if P["group_prior"] and cand.sum() >= P["group_min_size"]:
+        ratios = np.vstack([np.asarray(r["ratio"], dtype=np.float64) for r in res2])
+        groups = ploidy_groups(window_profiles(ratios, bins), patients, cand, r_min=P["group_min_r"],
+                               r_member=P["group_member_r"], min_size=P["group_min_size"])
+    return nl0, cand, groups
+
+
+def _wave_kind(sample_type: np.ndarray) -> np.ndarray:
+    """Which samples' waviness to compare: single cells, pools, or bulk DNA and controls
+    (a 200-cell leukocyte pool averages the private undulation of its cells away)."""
+    st = np.asarray(sample_type).astype(str)
+    return np.where(st == "ctc", "cell", np.where(st == "ctc_pool", "pool", "bulk"))
+
+
+def _segment_all(rows, ratios, is_control, kind, pon, divisors, bins, P, mp):
+    """Steps 3-4: per-sample segmentation, then the run's waviness and each sample's own.
+
+    ``divisors``: optional per-sample factors the ratio is divided by first (the run's
+    shared undulation).  Returns (per-sample results, run WaveModel, fixed-by-user flag).
+    """
+    n = len(rows)
+    items = [(rows[i], ratios[i], bool(is_control[i]), None if divisors is None else divisors[i]) for i in range(n)]
+    res2 = map_samples(_pass_segment, items, bins=bins, pon=pon, params=P, description="segmentation", **mp)
+    wave = _run_wave(res2, is_control, WaveModel(sd=0.04, length_mb=20.0))
+    fixed = P["wave_sd"] is not None or P["wave_length_mb"] is not None
+    if fixed:
+        wave = WaveModel(sd=float(P["wave_sd"] if P["wave_sd"] is not None else wave.sd),
+                         length_mb=float(P["wave_length_mb"] if P["wave_length_mb"] is not None else wave.length_mb))
+    else:
+        # each sample's amplitude again, now with the run's correlation length held fixed,
+        # then shrunk towards the typical amplitude of samples of its kind
+        for r in res2:
+            if r.get("wave") is not None:
+                r["wave"] = estimate_waviness(r["ratio"], r["wave_level"], bins, length_mb=wave.length_mb)
+        typical = {k: _kind_wave(res2, kind, k, wave) for k in set(kind)}
+        for i, r in enumerate(res2):
+            r["wave"] = _sample_wave(r.get("wave"), typical[kind[i]], P["wave_own_weight"])
+    for r in res2:
+        r.pop("wave_level", None)
+    return res2, wave, fixed
+
+
+def _kind_wave(results: list[dict], kind: np.ndarray, k: str, run: WaveModel) -> WaveModel:
+    """Median waviness of the samples of kind ``k`` (at least 3), else the run's."""
+    sds = [r["wave"].sd for r, kk in zip(results, kind) if kk == k and r.get("wave") is not None and r["wave"].sd > 0]
+    if len(sds) < 3:
+        return run
+    return WaveModel(sd=float(np.median(sds)), length_mb=run.length_mb)
+
+
+def _prepare_calls(res2, is_control, normal_like0, levels, wave, fixed) -> None:
+    """What :func:`_pass_call` needs besides the segmentation, set on each sample's dict."""
+    for i, r in enumerate(res2):
+        # a flat profile says nothing about ploidy: controls and normal-like cells are called
+        # as the diploid cells they most probably are (searched around 2 copies only)
+        r["is_control"] = bool(is_control[i] or normal_like0[i])
+        r["germline"] = bool(is_control[i])
+        r["levels"] = int(levels[i])
+        if fixed:
+            r["wave"] = wave
+        elif r.get("wave") is None:
+            r["wave"] = wave
+        r["ploidy_prior"] = None
+
+
 # ---------------------------------------------------------------- cohort-level parts
 def _run_wave(results: list[dict], is_control: np.ndarray, default: WaveModel) -> WaveModel:
     """Waviness of the run: the median over its diploid controls (flat, so measured over whole
@@ -209,8 +300,8 @@ def _run_wave(results: list[dict], is_control: np.ndarray, default: WaveModel) -
 
 def _sample_wave(own: WaveModel | None, run: WaveModel, weight: float = 0.7) -> WaveModel:
     """A sample's waviness: its own estimate (measured with the run's correlation length)
-    shrunk on the log scale towards the run's, ``weight`` being the share of its own (on
-    simulated truth one cell's estimate correlates at r ≈ 0.7 with the true value)."""
+    shrunk on the log scale towards ``run`` (the typical value of its kind), ``weight`` being
+    the share of its own."""
     if own is None or not own.sd > 0:
         return run
     return WaveModel(sd=float(np.exp(weight * np.log(own.sd) + (1 - weight) * np.log(run.sd))), length_mb=run.length_mb)
@@ -431,37 +522,37 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         pon_source = "none"
     del resid
 
-    # 3. per-sample panel correction, noise, segmentation
-    items = [(rows[i], res1[i]["ratio"], bool(is_control[i])) for i in range(n)]
-    res2 = map_samples(_pass_segment, items, bins=bins, pon=pon, params=P, description="segmentation", **mp)
-    del items, res1
+    # 3-4. per-sample panel correction, noise, segmentation; waviness of the run
+    kind = _wave_kind(obs["sample_type"].to_numpy())
+    res2, wave, fixed = _segment_all(rows, [r["ratio"] for r in res1], is_control, kind, pon, None, bins, P, mp)
 
-    # 4. waviness of the run
-    wave = _run_wave(res2, is_control, WaveModel(sd=0.04, length_mb=20.0))
-    fixed = P["wave_sd"] is not None or P["wave_length_mb"] is not None
-    if fixed:
-        wave = WaveModel(sd=float(P["wave_sd"] if P["wave_sd"] is not None else wave.sd),
-                         length_mb=float(P["wave_length_mb"] if P["wave_length_mb"] is not None else wave.length_mb))
-    else:
-        # each sample's amplitude again, now with the run's correlation length held fixed
-        for r in res2:
-            if r.get("wave") is not None:
-                r["wave"] = estimate_waviness(r["ratio"], r["wave_level"], bins, length_mb=wave.length_mb)
-    for r in res2:
-        r.pop("wave_level", None)
+    # 4b. the undulation the run's samples share: measured on residuals from a first call,
+    # divided out, and the samples segmented again
+    shared = None
+    if P["shared_wave"] and n >= P["shared_wave_min_samples"]:
+        _prepare_calls(res2, is_control, np.zeros(n, bool), levels, wave, fixed)
+        pre = map_samples(_pass_call, res2, bins=bins, params={**P, "grid_step": P["shared_wave_grid_step"]},
+                          description="first calls", **mp)
+        lev = np.vstack([np.asarray(q["cn"], np.float64) * (q["call"].scale if q["call"] is not None else np.nan)
+                         for q in pre])
+        ratios = np.vstack([np.asarray(r["ratio"], np.float64) for r in res2])
+        # a clone votes once: its cells' first calls may share one error (a doubled genome
+        # called at half its ploidy leaves the same half-copy residuals in every cell), which a
+        # median over cells would take for run-level bias and divide out
+        _, _, votes = _flat_and_groups(res2, obs, is_control, wave, fixed, bins, {**P, "group_prior": True})
+        w, load = shared_wave(ratios, lev, bins, bandwidth_mb=P["shared_wave_bandwidth_mb"],
+                              min_samples=P["shared_wave_min_samples"], groups=votes)
+        del pre, lev, ratios
+        if w is not None:
+            shared = (w, load)
+            div = [np.exp(load[i] * w) for i in range(n)]
+            res2, wave, fixed = _segment_all(rows, [r["ratio"] for r in res1], is_control, kind, pon, div, bins, P, mp)
+    del res1
 
     # 5. groups of cells sharing a clone: their consensus informs each member's ploidy
-    fkw = dict(delta=P["flat_delta"], z=P["flat_z"], min_bins=P["flat_min_bins"])
-    flat0 = np.array([flat_fraction(r["segments"], r["noise"], _sample_wave(r.get("wave"), wave), **fkw)
-                      if r["segments"] is not None else np.nan for r in res2])
-    nl0 = normal_like(flat0, is_control, max_fraction=P["flat_max_fraction"], cap=P["flat_cap"]) & np.isfinite(flat0)
-    cand = obs["sample_type"].isin(["ctc", "ctc_pool"]).to_numpy() & ~nl0 & np.array([r["segments"] is not None for r in res2])
-    patients = obs["patient"].astype(str).fillna("").to_numpy() if "patient" in obs else np.full(n, "")
-    groups = np.full(n, "", dtype=object)
+    nl0, cand, groups = _flat_and_groups(res2, obs, is_control, wave, fixed, bins, P)
     if P["group_prior"] and cand.sum() >= P["group_min_size"]:
         ratios = np.vstack([np.asarray(r["ratio"], dtype=np.float64) for r in res2])
-        groups = ploidy_groups(window_profiles(ratios, bins), patients, cand, r_min=P["group_min_r"],
-                               r_member=P["group_member_r"], min_size=P["group_min_size"])
         names = [g for g in pd.unique(groups) if g]
         gitems = []
         for gname in names:
@@ -475,14 +566,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         gprior = {}
 
     # 6. per-sample ploidy and copy number
-    for i, r in enumerate(res2):
-        # a flat profile says nothing about ploidy: controls and normal-like cells are called
-        # as the diploid cells they most probably are (searched around 2 copies only)
-        r["is_control"] = bool(is_control[i] or nl0[i])
-        r["germline"] = bool(is_control[i])
-        r["levels"] = int(levels[i])
-        r["wave"] = wave if fixed else _sample_wave(r.get("wave"), wave)
-        r["ploidy_prior"] = None
+    _prepare_calls(res2, is_control, nl0, levels, wave, fixed)
     res3 = map_samples(_pass_call, res2, bins=bins, params=P, description="ploidy and copy number", **mp)
 
     # members of a group whose confident calls agree up to doubling (one lineage with the ×2
@@ -580,5 +664,6 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     out.uns["segments"] = (pd.concat(segs, ignore_index=True) if segs else
                            pd.DataFrame(columns=["sample_id", "chrom", "start", "end", "n_bins", "seg_mean", "cn"]))
     out.uns["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
+                                "shared_wave_sd": float(np.std(shared[0][bins["use"].to_numpy(bool)])) if shared else 0.0,
                                 "n_controls": int(is_control.sum()), "n_groups": int(len(gprior))})
     return out
