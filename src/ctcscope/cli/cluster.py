@@ -29,8 +29,7 @@ def cluster_cmd(
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the heatmap."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier clustering result in the folder."),
 ) -> None:
-    """Cluster the cohort's copy-number profiles (Ward, Euclidean, 250 kb), call clones, measure
-    intra/inter-patient diversity and draw the heatmap; updates DIR/cohort.h5ad."""
+    """Cluster the cohort's copy-number profiles (Ward, Euclidean, 250 kb), call clones, measure intra/inter-patient diversity and draw the heatmap; updates DIR/cohort.h5ad."""
     import json
 
     import pandas as pd

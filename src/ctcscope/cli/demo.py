@@ -21,8 +21,7 @@ def demo(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo in --out."),
     quiet: bool = QUIET,
 ) -> None:
-    """SIMULATED cohort modelled on Oulhen et al. 2021 (six ALK+ patients, 57 samples) → the whole
-    pipeline → report.html.  Every sample id starts with SIM-."""
+    """SIMULATED cohort modelled on Oulhen et al. 2021 (six ALK+ patients, ~60 samples) → every step → report.html. Every sample id starts with SIM-."""
     from ..pipeline import run_demo
 
     _log_to_console(quiet)

@@ -66,8 +66,7 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope run in --out."),
     quiet: bool = QUIET,
 ) -> None:
-    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD, QC, clusters, drivers,
-    phenotypes, resistance reading and report.html in one output folder."""
+    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD, QC, clusters, drivers, phenotypes, resistance reading and report.html in one output folder."""
     from ..errors import InputError
     from ..io.samplesheet import read_sample_sheet
     from ..pipeline import PipelineOptions, run_pipeline
