@@ -235,7 +235,7 @@ def run_demo(out: str | os.PathLike, *, seed: int | None = None, overwrite: bool
     from .phenotype import simulate_sort
     from .simulate.demo import DEMO_SEED, make_demo
 
-    out = Path(out)
+    out = Path(out).resolve()
     prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
     seed = DEMO_SEED if seed is None else int(seed)
     t = time.perf_counter()
@@ -245,6 +245,8 @@ def run_demo(out: str | os.PathLike, *, seed: int | None = None, overwrite: bool
     sheet = simulate_sort(sheet, out / "input" / "fcs", seed=seed, outside=DEMO_OUTSIDE_GATES)
     sheet = sheet.drop(columns=[c for c in ("sim_phenotype",) if c in sheet])
     sheet_path = out / "input" / "samples.csv"
+    # paths relative to the sheet's folder, as a user would write them (the folder can move)
+    sheet["fcs"] = [os.path.relpath(f, sheet_path.parent) if f else "" for f in sheet["fcs"].fillna("").astype(str)]
     from ._atomic import write_tsv
 
     write_tsv(sheet_path, sheet, sep=",")
