@@ -41,7 +41,12 @@ def _genome_for(adata, genome):
     from ..genome import load_genome
 
     rec = adata.uns.get("ctcscope") or {}
-    g = rec.get("genome") or (rec.get("parameters") or {}).get("genome") or {}
+    if isinstance(rec, str):   # cohort.h5ad keeps the provenance as JSON text
+        try:
+            rec = json.loads(rec)
+        except json.JSONDecodeError:
+            rec = {}
+    g = rec.get("genome") or (rec.get("parameters") or {}).get("genome") or adata.uns.get("genome") or {}
     if not g.get("build"):
         raise InputError("the cohort does not say which genome build it uses (uns['ctcscope']['genome']); "
                          "pass the genome explicitly")
