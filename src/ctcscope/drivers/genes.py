@@ -390,6 +390,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     rcn = np.floor(scn + 0.5)
     runs = _runs_at_or_beyond(rcn, skey)
     arm_key, arm_level = _arm_levels(skey, seg.ci.to_numpy(np.int64), seg_start, seg_end, rcn, centromere)
+    arm_dense = np.full(len(samples) * 128, np.nan)          # (sample * 64 + chrom) * 2 + is_q
+    arm_dense[arm_key] = arm_level
 
     # a boundary is a breakpoint when the neighbouring segment (same sample and chromosome)
     # has a different copy number
@@ -438,11 +440,20 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             v = scn[j]
             cn_min[has] = np.minimum.reduceat(v, first)
             cn_max[has] = np.maximum.reduceat(v, first)
-            order = np.lexsort((-ov, pid))           # within each pair, the largest overlap first
-            blocks = np.r_[0, np.cumsum(n[has])[:-1]]
-            jm = j[order][blocks]
+            blocks = first
+            jm = j[blocks].copy()                    # most genes lie in one segment
+            jmin = jm.copy()
+            multi = n[has] > 1
+            if multi.any():
+                # genes over several segments: the largest overlap (major) and the lowest copy
+                # number (min) first; sorting only these pairs keeps the common case cheap
+                sel = np.repeat(multi, n[has])
+                jj, pp = j[sel], pid[sel]
+                bm = np.r_[0, np.cumsum(n[has][multi])[:-1]]
+                jm[multi] = jj[np.lexsort((-ov[sel], pp))][bm]
+                jmin[multi] = jj[np.lexsort((v[sel], pp))][bm]
             j_major[has] = jm
-            j_min[has] = j[np.lexsort((v, pid))][blocks]     # the lowest segment first
+            j_min[has] = jmin
             cn_major[has] = scn[jm]
             nb[has] = snb[jm]
             hp = np.flatnonzero(has)
@@ -509,10 +520,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         other_frac = np.where(ohi > olo, other_frac, 0.0)
         # ... and beyond the arm's typical level: a stretch of an arm-level change cut in two by
         # an amplicon (or a deletion) of the other direction is not a focal event
-        k = (P * 64 + g.ci.to_numpy()[G]) * 2 + gene_on_q[G]
-        pos = np.clip(np.searchsorted(arm_key, k), 0, max(len(arm_key) - 1, 0))
-        level = np.where((len(arm_key) > 0) & (arm_key[pos] == k) if len(arm_key) else False,
-                         arm_level[pos] if len(arm_level) else np.nan, np.nan)
+        level = arm_dense[(P * 64 + g.ci.to_numpy()[G]) * 2 + gene_on_q[G]]
         r_call = np.floor(cn_rep + 0.5)
         beyond = np.where(state > 0, r_call > level, r_call < level) | ~np.isfinite(level)
         focal = (ok_ext & (state != 0) & np.isfinite(arm_frac) & (arm_frac < t.focal_arm_fraction)
@@ -540,7 +548,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             "relative_cn": (cn_rep / ploidy[P]).astype(f4), "state": state, "n_bins": nb.astype(np.int32),
             "bits": bits, "cn_major": cn_major.astype(f4), "cn_min": cn_min.astype(f4), "cn_max": cn_max.astype(f4),
             "state_major": st_major, "state_min": st_min, "ploidy": ploidy[P].astype(f4), "expected_cn": E.astype(f4),
-            "segment_start": r0, "segment_end": r1, "arm_fraction": arm_frac.astype(f4), "focal": focal,
+            "segment_start": r0.astype(np.int32), "segment_end": r1.astype(np.int32),   # < 2^31 bp
+            "arm_fraction": arm_frac.astype(f4), "focal": focal,
         })
     if not out:
         return pd.DataFrame(columns=GENES_COLUMNS)
@@ -580,8 +589,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         "cn_major": col["cn_major"], "cn_min": col["cn_min"], "cn_max": col["cn_max"],
         "state_major": state_cat(col["state_major"]), "state_min": state_cat(col["state_min"]),
         "ploidy": col["ploidy"], "expected_cn": col["expected_cn"],
-        "segment_start": pd.arrays.IntegerArray(col["segment_start"].astype(np.int64), no_ext),
-        "segment_end": pd.arrays.IntegerArray(col["segment_end"].astype(np.int64), no_ext.copy()),
+        "segment_start": pd.arrays.IntegerArray(col["segment_start"], no_ext),
+        "segment_end": pd.arrays.IntegerArray(col["segment_end"], no_ext.copy()),
         "segment_mb": np.where(col["segment_end"] >= 0, (col["segment_end"] - col["segment_start"]) / 1e6,
                                np.nan).astype(np.float32),
         "arm_fraction": col["arm_fraction"],

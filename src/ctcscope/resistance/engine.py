@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 
 import pandas as pd
@@ -343,7 +344,8 @@ class Detected:
         cls = [e.event_class for e in self._events(self.cells.get(sid, ()))]
         return min(cls, key=CLASS_ORDER.index) if cls else ""
 
-    @property
+    # the properties below are read many times once detection is complete: cached
+    @cached_property
     def classes(self) -> Counter:
         """Carrying CTCs per strongest event class (``amplification`` before ``broad gain``)."""
         return Counter(c for c in (self.cell_class(s) for s in self.cells) if c)
@@ -358,7 +360,7 @@ class Detected:
                 out["amp" if "amp" in st else "homdel" if "homdel" in st else st[0]] += 1
         return out
 
-    @property
+    @cached_property
     def actionable_cells(self) -> list[str]:
         """CTCs carrying the mechanism as an amplification, a homozygous deletion or a focal
         (high-confidence) gain or loss."""
@@ -375,7 +377,7 @@ class Detected:
         low-level changes in aneuploid cells, and phenotypes alone, are not."""
         return bool(self.sheet) or self.biopsy_actionable or bool(self.actionable_cells)
 
-    @property
+    @cached_property
     def high_level(self) -> bool:
         """Reported in the sheet, or an amplification / homozygous deletion in a CTC or a biopsy
         (not only focal low-level gains or losses)."""
@@ -415,11 +417,16 @@ class Detected:
             return lab.replace("amplification", "copy gain")
         return lab
 
+    @cached_property
+    def extent_known(self) -> bool:
+        """Whether the copy-number events carry their extent (the drivers step's columns)."""
+        return any(e.focal is not None for v in self.cells.values() for e in self._events(v))
+
     def extent_summary(self) -> str:
         """``"focal amplification in 2"``, ``"broad gain in 9, focal amplification in 1"``,
         or "" when the extent of the events is unknown (or no copy-number carrier)."""
         cls = self.classes
-        if not any(e.focal is not None for v in self.cells.values() for e in self._events(v)):
+        if not self.extent_known:
             return ""
         names = {"amplification": "focal amplification", "broad high-level gain": "broad high-level gain (polysomy-like)"}
         if len(cls) == 1 and self.n_cells:
@@ -455,8 +462,7 @@ class Detected:
                     per[(e.gene, e.event_class)] += 1
         if not per:
             return self.summary()
-        names = {"amplification": "focal amplification" if any(
-            e.focal for v in self.cells.values() for e in self._events(v)) else "amplification"}
+        names = {"amplification": "focal amplification" if self.extent_known else "amplification"}
         parts = [f"{g} {names.get(c, c)} in {n}" for (g, c), n in sorted(per.items(), key=lambda x: (-x[1], x[0]))]
         return ", ".join(parts) + f" of {self.n_total} CTCs"
 
@@ -569,14 +575,15 @@ def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cell
     # -- mechanisms -----------------------------------------------------------------------
     detected: list[Detected] = []
     by_gene = _index_events(events)
-    scope = set(tumour) | set(biopsies)
+    tumour_set, biopsy_set = set(tumour), set(biopsies)
+    scope = tumour_set | biopsy_set
     for mech in kb.mechanisms:
         det = Detected(mech, n_total=n_total)
         if events is not None and mech.detect.get("copy_number"):
             car, hits = _cn_carriers(mech, by_gene, scope)
-            det.cells = {k: v for k, v in car.items() if k in set(tumour)}
-            det.biopsies = {k: v for k, v in car.items() if k in set(biopsies)}
-            det.gene_hits = {k: v for k, v in hits.items() if k in set(tumour)}
+            det.cells = {k: v for k, v in car.items() if k in tumour_set}
+            det.biopsies = {k: v for k, v in car.items() if k in biopsy_set}
+            det.gene_hits = {k: v for k, v in hits.items() if k in tumour_set}
         if tumour and mech.detect.get("phenotype"):
             for sid in tumour:
                 if pheno_of.get(sid, "") in mech.detect["phenotype"]:

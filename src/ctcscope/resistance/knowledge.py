@@ -496,18 +496,17 @@ def _statement_from_yaml(where, d, sources, tkis, variant, drug, idx) -> Stateme
                      "mechanism")
 
 
-def _load_ideas(path: Path) -> dict[str, str]:
+def _load_ideas(path: Path, data: dict) -> dict[str, str]:
     """``{idea: display name}`` of mechanisms.yaml's ``ideas``."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    ideas = data.get("ideas") or {}
+    ideas = (data or {}).get("ideas") or {}
     if not isinstance(ideas, dict) or not all(isinstance(v, str) and v.strip() for v in ideas.values()):
         raise _err(path.name, "ideas must map each idea key to a display name")
     return {str(k): str(v) for k, v in ideas.items()}
 
 
-def _load_mechanisms(path: Path, sources, tkis) -> list[Mechanism]:
+def _load_mechanisms(path: Path, sources, tkis) -> tuple[list[Mechanism], dict[str, str]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    ideas = _load_ideas(path)
+    ideas = _load_ideas(path, data)
     out = []
     cats = {"on_target", "off_target", "phenotypic", "context"}
     for m in data.get("mechanisms", []):
@@ -545,7 +544,7 @@ def _load_mechanisms(path: Path, sources, tkis) -> list[Mechanism]:
             mech.options.append(OptionEvidence(op["therapy"], op["kind_of_option"], tuple(op.get("drugs", []) or ()), s,
                                                idea))
         out.append(mech)
-    return out
+    return out, ideas
 
 
 def _load_sequencing(path: Path, sources) -> list[SettingEvidence]:
@@ -587,8 +586,7 @@ def _load(path: str) -> KnowledgeBase:
             raise _err("drugs.yaml", f"alk_tkis must be {', '.join(ALK_TKIS)}")
         statements = _load_statements(root / "statements.tsv", sources, tkis)
         civic_rows, civic_statements = _load_civic(root / "civic_alk.tsv", sources, tkis)
-        mechanisms = _load_mechanisms(root / "mechanisms.yaml", sources, tkis)
-        ideas = _load_ideas(root / "mechanisms.yaml")
+        mechanisms, ideas = _load_mechanisms(root / "mechanisms.yaml", sources, tkis)
         mech_by_id = {m.id: m for m in mechanisms}
         plain = []
         for s in civic_statements:
