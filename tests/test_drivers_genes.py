@@ -291,3 +291,43 @@ def test_extent_of_the_altered_region_and_focal_flag(hg19):
     assert no_arm.arm_fraction.isna().all() and not no_arm.focal.any()
     known = no_arm.state.astype(str) != "unknown"
     assert no_arm.segment_mb[known].notna().all() and no_arm.segment_start[~known].isna().all()
+
+
+def test_driver_events_carry_the_extent_of_their_own_call(hg19):
+    from ctcscope.drivers import driver_events
+
+    b17 = hg19.bins[(hg19.bins.chrom == "17") & hg19.bins.use]
+    b10 = hg19.bins[(hg19.bins.chrom == "10") & hg19.bins.use]
+    q17 = (int(b17[b17.arm == "q"].start.min()), int(b17[b17.arm == "q"].end.max()))
+    q10 = (int(b10[b10.arm == "q"].start.min()), int(b10[b10.arm == "q"].end.max()))
+    seg = pd.DataFrame([
+        # 17q lost, cut by a 1 Mb ERBB2 amplicon
+        ("s", "17", q17[0], 37_500_000, 1.0), ("s", "17", 37_500_000, 38_500_000, 9.0), ("s", "17", 38_500_000, q17[1], 1.0),
+        # PTEN (89.62-89.73 Mb) mostly on a gained stretch, its 3' end on a loss
+        ("s", "10", q10[0], 89_700_000, 3.0), ("s", "10", 89_700_000, q10[1], 1.0),
+    ], columns=["sample_id", "chrom", "start", "end", "cn"]).assign(n_bins=20, seg_mean=1.0)
+    obs = pd.DataFrame({"ploidy": [2], "patient": ["P"], "sample_type": ["ctc"]}, index=["s"])
+    genes = hg19.genes[hg19.genes.symbol.isin(["ERBB2", "NF1", "PTEN"])]
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), genes)
+    ev = driver_events(gc, builtin_catalogue(), obs=obs).set_index("gene")
+    assert {"segment_start", "segment_end", "segment_mb", "arm_fraction", "focal"} <= set(ev.columns)
+    assert ev.loc["ERBB2", "alteration"] == "gain" and ev.loc["ERBB2", "focal"]
+    assert ev.loc["ERBB2", "segment_mb"] == pytest.approx(1.0)
+    assert ev.loc["NF1", "alteration"] == "loss" and not ev.loc["NF1", "focal"]
+    # PTEN is reported gained in genes.tsv (most of it), so its loss event has no extent of its own
+    assert gc.set_index("gene").loc["PTEN", "state"] == "gain"
+    assert ev.loc["PTEN", "alteration"] == "loss" and pd.isna(ev.loc["PTEN", "segment_start"]) and not ev.loc["PTEN", "focal"]
+
+
+def test_stage_finds_the_build_in_json_provenance(hg19, tmp_path):
+    # cohort.h5ad keeps uns['ctcscope'] as JSON text: the drivers step reads the build from it
+    import json
+
+    from ctcscope.drivers.stage import _genome_for
+
+    a = ad.AnnData(X=np.zeros((1, hg19.n_bins), np.float32), var=hg19.to_var())
+    a.uns["ctcscope"] = json.dumps({"genome": {"build": "hg19", "bin_size": 500_000}})
+    assert _genome_for(a, None).build == "hg19"
+    b = ad.AnnData(X=np.zeros((1, hg19.n_bins), np.float32), var=hg19.to_var())
+    b.uns["genome"] = {"build": "hg19", "bin_size": 500_000}
+    assert _genome_for(b, None).n_bins == hg19.n_bins

@@ -42,9 +42,6 @@ def resist(
     res = run_resistance_stage(patients, out, drivers=pick(drivers, "drivers.tsv"), genes=pick(genes, "genes.tsv"),
                                cells=pick(cells, "cells.tsv"), min_confidence=min_confidence, oncokb_token=token)
     for p in res["document"]["patients"]:
-        top = next((o for o in p["options"] if o["group"] in ("supported", "bypass")), None)
-        mechs = "; ".join(m["summary"] for m in p["mechanisms"] if m["category"] != "context") or "no mechanism detected"
-        console.print(f"[bold]{p['patient']}[/] ({p['drug_at_resistance'] or 'no treatment listed'}): {mechs}", highlight=False)
-        console.print(f"  first option: {top['therapy']} (level {top['level']})" if top else
-                      "  no targeted option with supporting evidence (re-biopsy, trial or chemotherapy)", highlight=False)
+        console.print(f"[bold]{p['patient']}[/] ({p['drug_at_resistance'] or 'no treatment listed'}): "
+                      f"{p['summary']['headline']}.", highlight=False)
     console.print(f"wrote {res['json']} and {res['tsv']} - research use only", highlight=False)

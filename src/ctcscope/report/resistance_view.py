@@ -281,6 +281,7 @@ def flat_tables(views: list[dict]) -> dict[str, pd.DataFrame]:
     for v in views:
         for m in v["mechanisms"]:
             mech.append({"patient": v["patient"], "mechanism": m["name"], "category": m.get("category", ""),
+                         "role": m.get("role", ""),
                          "summary": m.get("summary", ""), "n_cells": m.get("n_cells"), "n_total": m.get("n_total"),
                          "fraction": m.get("fraction"), "best_level": m.get("level", ""),
                          "cells": ";".join(m["cells"]),

@@ -76,6 +76,9 @@ def readings_to_table(readings: list[PatientReading]) -> pd.DataFrame:
     for r in readings:
         d = reading_to_dict(r)
         pid = d["patient"]
+        if d.get("summary"):
+            rows.append({"patient": pid, "section": "summary", "name": "headline", "value": d["summary"]["headline"],
+                         "detail": d["summary"]["text"]})
         for m in d["alk_mutations"]:
             rows.append({"patient": pid, "section": "alk_mutation", "name": m["canonical"], "category": "on_target",
                          "value": "compound" if m["compound"] else "single", "cells": ",".join(m["ctcs"]),
@@ -83,7 +86,8 @@ def readings_to_table(readings: list[PatientReading]) -> pd.DataFrame:
                                                                             ([m["note"]] if m.get("note") else []))})
         for m in d["mechanisms"]:
             best = min((s["level"] for s in m["statements"]), default="")
-            rows.append({"patient": pid, "section": "mechanism", "name": m["name"], "category": m["category"],
+            rows.append({"patient": pid, "section": "mechanism", "name": m["name"], "category": m["category"] +
+                         (f" ({m['role']})" if m.get("role") and m["role"] != m["category"] else ""),
                          "value": m["summary"], "n_cells": m["n_cells"], "n_total": m["n_total"],
                          "cells": ",".join(m["cells"]), "level": best, "sources": _src(m["statements"]),
                          "detail": "; ".join(f"{k}: {v}" for k, v in m["by_phenotype"].items())})
