@@ -221,7 +221,7 @@ def build_options(kb: KnowledgeBase, patient, matrix: dict, detected: list) -> t
         sts = o.pop("statements")
         level = _best(sts)
         cells = set().union(*[set(d.actionable_cells) if d.actionable_cells else set(d.cells) for d in dets])
-        caveat = list(o.pop("caveats"))
+        caveat = [c for c in o.pop("caveats") if not (c == LOW_LEVEL_CAVEAT and o["group"] == "bypass")]
         if o["group"] == "discuss" and any(d.mechanism.detect.get("phenotype") and not d.sheet for d in dets):
             caveat.append("a CTC phenotype (marker profile) is a flag, not a molecular target")
         if all(s.level in ("D", "E") for s in sts):
