@@ -20,10 +20,12 @@ def report(
     """Build one HTML page (offline, self-contained) from whatever steps DIR holds. For research use only."""
     from .._atomic import MARKER
     from ..errors import OutputError
+    from ..report.collect import KNOWN_FILES
     from ..report.stage import report_step
 
     ours = (out_dir / MARKER).exists()
-    if out_dir.is_dir() and not ours and output is None:
+    has_results = out_dir.is_dir() and any((out_dir / n).is_file() for n in KNOWN_FILES)
+    if has_results and not ours and output is None:
         raise OutputError(f"{out_dir} was not written by ctcscope (no {MARKER} marker), so the report is not written "
                           "into it; give --output FILE.html to write the page elsewhere")
     # a folder ctcscope did not write is only read: no report_tables/, no run.json entry

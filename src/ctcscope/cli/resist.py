@@ -29,11 +29,11 @@ def resist(
 
     token = resolve_token(oncokb_token) if oncokb else None
     # add to a ctcscope run folder, or start a new/empty one; never write among a user's files
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} is a file, not a folder; choose a folder name with --out")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise OutputError(f"output folder {out} holds files that ctcscope did not write; choose a ctcscope run "
                           "folder or a new one with --out")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output path {out} is a file, not a folder; choose a folder name with --out")
 
     def pick(given, name):
         if given is not None:
