@@ -70,10 +70,13 @@ def _validate(sheet: pd.DataFrame | None, opts: PipelineOptions):
         patients = read_patients(opts.patients)
         if sheet is not None and "patient" in sheet:
             known = {p.id for p in patients}
-            missing = sorted(set(sheet["patient"].astype(str)) - known - {""})
+            missing = sorted(set(sheet["patient"].fillna("").astype(str).str.strip()) - known - {""})
             if missing:
-                log.warning("patients %s of the sample sheet are not in the patient sheet; they get no "
-                            "treatment group or resistance reading", ", ".join(missing[:5]))
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise InputError(
+                    f"patient(s) {', '.join(missing[:5])}{more} of the sample sheet are not in the patient sheet "
+                    f"{Path(opts.patients).name} (it lists {', '.join(sorted(known)[:5]) or 'no patient'}); "
+                    "add them to the patient sheet (an entry with only 'id:' is enough) or correct the sample sheet")
     if opts.gating is not None:
         from .phenotype.gating import load_gating
 
@@ -149,7 +152,8 @@ def run_pipeline(
 
             n_sel = int(select_samples(adata.obs, opts.cluster_options.get("samples", "qc_pass_tumour")).sum())
             if n_sel < 2:
-                log.warning("only %d tumour sample(s) passed QC: clustering needs at least 2 and is skipped", n_sel)
+                log.warning("only %d tumour sample(s) passed QC with a tumour (not normal-like) profile: clustering "
+                            "needs at least 2 and is skipped", n_sel)
                 opts = _replace(opts, cluster=False)
         if opts.cluster:
             t = time.perf_counter()
@@ -231,12 +235,21 @@ def run_demo(out: str | os.PathLike, *, seed: int | None = None, overwrite: bool
     The simulated inputs (sample sheet, patient sheet, counts or BAMs, FCS sorts, truth)
     go to ``out/input``; the results to ``out``.
     """
+    from ._atomic import guard_step
+
+    out = Path(out).resolve()
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
+    # a failure or Ctrl-C while simulating removes a new demo folder (or an earlier demo's run.json)
+    with guard_step(out, fresh=fresh):
+        return _run_demo(out, seed=seed, bam=bam, workers=workers, quiet=quiet, report=report)
+
+
+def _run_demo(out: Path, *, seed, bam, workers, quiet, report):
     from .genome import load_genome
     from .phenotype import simulate_sort
     from .simulate.demo import DEMO_SEED, make_demo
 
-    out = Path(out).resolve()
-    prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
     seed = DEMO_SEED if seed is None else int(seed)
     t = time.perf_counter()
     files = make_demo(out / "input", seed=seed, bam=bam, overwrite=True, workers=workers or 1)

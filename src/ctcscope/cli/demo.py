@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from ._app import app, console, friendly
-from .run import QUIET, WORKERS, _log_to_console
+from .run import QUIET, WORKERS, _log_to_console, check_workers
 
 
 @app.command("demo")
@@ -25,6 +25,7 @@ def demo(
     from ..pipeline import run_demo
 
     _log_to_console(quiet)
+    check_workers(workers)
     adata = run_demo(out, seed=seed, overwrite=overwrite, bam=bam, workers=workers, quiet=quiet)
     if not quiet:
         console.print(f"[green]done:[/] simulated demo cohort, {adata.n_obs} samples → {out}/report.html "
