@@ -47,8 +47,19 @@ def demo_run(tmp_path_factory):
 
     Returns the output folder (inputs in ``<out>/input``, truth in ``<out>/input/truth``).
     """
-    from ctcscope.pipeline import run_demo
+    import os
 
-    out = tmp_path_factory.mktemp("demo") / "out"
-    run_demo(out, quiet=True, workers=2)
-    return out
+    from typer.testing import CliRunner
+
+    from ctcscope.cli import app
+
+    # through the command line, with a relative --out, as a user types it
+    base = tmp_path_factory.mktemp("demo")
+    cwd = os.getcwd()
+    os.chdir(base)
+    try:
+        r = CliRunner().invoke(app, ["demo", "--out", "out", "--workers", "2", "--quiet"])
+    finally:
+        os.chdir(cwd)
+    assert r.exit_code == 0, r.output
+    return base / "out"

@@ -223,3 +223,111 @@ def test_thresholds_object_changes_calls(hg19):
     genes = _genes(gene_locus(hg19, "MET") + ("MET",))
     assert gene_copy_number(a, genes).state.iloc[0] == "amp"
     assert gene_copy_number(a, genes, thresholds=CallThresholds(amp_ratio=3)).state.iloc[0] == "gain"
+
+
+# ------------------------------------------------------------------ extent and focal flag
+
+
+def test_extent_of_the_altered_region_and_focal_flag(hg19):
+    """Hand-built chr7/chr9 profiles (hg19, centromere of 7 at ~58-62 Mb, 7q ~97 Mb of usable bins)."""
+    def seg(sid, rows):
+        return pd.DataFrame([{"sample_id": sid, "chrom": c, "start": s, "end": e, "n_bins": max(1, (e - s) // 500_000),
+                              "seg_mean": 1.0, "cn": v} for c, s, e, v in rows])
+    q7 = hg19.bins[(hg19.bins.chrom == "7") & (hg19.bins.arm == "q") & hg19.bins.use]
+    q_lo, q_hi = int(q7.start.min()), int(q7.end.max())
+    p7 = hg19.bins[(hg19.bins.chrom == "7") & (hg19.bins.arm == "p") & hg19.bins.use]
+    p_lo, p_hi = int(p7.start.min()), int(p7.end.max())
+    p9 = hg19.bins[(hg19.bins.chrom == "9") & (hg19.bins.arm == "p") & hg19.bins.use]
+    b17 = hg19.bins[(hg19.bins.chrom == "17") & hg19.bins.use]
+    p17_lo, p17_hi = int(b17[b17.arm == "p"].start.min()), int(b17[b17.arm == "p"].end.max())
+    q17_lo, q17_hi = int(b17[b17.arm == "q"].start.min()), int(b17[b17.arm == "q"].end.max())
+    s = pd.concat([
+        # whole chromosome 7 gained: EGFR and MET gains, arm-level
+        seg("whole7", [("7", p_lo, p_hi, 3.0), ("7", q_lo, q_hi, 3.0)]),
+        # chromosome 7 gained with a 2.5 Mb MET amplicon on top: only the amplicon is focal
+        seg("met_amp", [("7", p_lo, p_hi, 3.0), ("7", q_lo, 115_000_000, 3.0), ("7", 115_000_000, 117_500_000, 9.0),
+                        ("7", 117_500_000, q_hi, 3.0)]),
+        # 7q gained at two levels: a gene in the lower part belongs to the whole gained arm
+        seg("two_level", [("7", p_lo, p_hi, 2.0), ("7", q_lo, 100_000_000, 3.0), ("7", 100_000_000, q_hi, 4.0)]),
+        # 9p lost with a 1 Mb homozygous deletion at CDKN2A
+        seg("cdkn2a", [("9", int(p9.start.min()), 21_500_000, 1.0), ("9", 21_500_000, 22_500_000, 0.0),
+                       ("9", 22_500_000, int(p9.end.max()), 1.0)]),
+        # chromosome 17 lost in a tetraploid cell, cut by an ERBB2 amplicon: NF1 (17q11) is on
+        # the lost arm although the stretch at <= 3 copies covers less than half of 17q
+        seg("erbb2", [("17", p17_lo, p17_hi, 3.0), ("17", q17_lo, 37_500_000, 3.0), ("17", 37_500_000, 38_500_000, 12.0),
+                      ("17", 38_500_000, q17_hi, 3.0)]),
+    ], ignore_index=True)
+    obs = pd.DataFrame({"ploidy": [2, 2, 2, 2, 4]}, index=["whole7", "met_amp", "two_level", "cdkn2a", "erbb2"])
+    genes = hg19.genes[hg19.genes.symbol.isin(["EGFR", "MET", "CDKN2A", "PTPRZ1", "SMO", "MLLT3", "NF1", "ERBB2"])]
+    gc = gene_copy_number(_adata_from_segments(s, obs, hg19), genes).astype({"gene": str, "sample_id": str})
+    g = gc.set_index(["sample_id", "gene"])
+    assert g.loc[("whole7", "EGFR"), "state"] == "gain" and not g.loc[("whole7", "EGFR"), "focal"]
+    assert g.loc[("whole7", "MET"), "arm_fraction"] == pytest.approx(1.0)
+    assert (g.loc[("whole7", "MET"), "segment_start"], g.loc[("whole7", "MET"), "segment_end"]) == (p_lo, q_hi)
+    met = g.loc[("met_amp", "MET")]
+    assert met["state"] == "amp" and met["focal"]
+    assert (met["segment_start"], met["segment_end"], met["segment_mb"]) == (115_000_000, 117_500_000, pytest.approx(2.5))
+    assert met["arm_fraction"] == pytest.approx(2.5e6 / (q_hi - q_lo), rel=1e-4)
+    # SMO (7q32, 11 Mb beside the amplicon) is on the gained arm: the region at >= 3 copies spans the arm
+    assert g.loc[("met_amp", "SMO"), "state"] == "gain" and not g.loc[("met_amp", "SMO"), "focal"]
+    assert g.loc[("met_amp", "SMO"), "arm_fraction"] == pytest.approx(1.0)
+    # PTPRZ1 (7q31, 121 Mb) at 4 copies: the region at >= 4 copies is 100 Mb - end, more than half of 7q
+    two = g.loc[("two_level", "PTPRZ1")]
+    assert two["copy_number"] == 4 and two["segment_start"] == 100_000_000 and not two["focal"]
+    assert 0.5 < two["arm_fraction"] < 0.7
+    # CDKN2A homozygously deleted over 1 Mb: focal; MLLT3 (9p21.3, 20.3 Mb) on the lost arm: not
+    assert g.loc[("cdkn2a", "CDKN2A"), "state"] == "homdel" and g.loc[("cdkn2a", "CDKN2A"), "focal"]
+    assert g.loc[("cdkn2a", "CDKN2A"), "segment_mb"] == pytest.approx(1.0)
+    assert g.loc[("cdkn2a", "MLLT3"), "state"] == "loss" and not g.loc[("cdkn2a", "MLLT3"), "focal"]
+    assert g.loc[("cdkn2a", "MLLT3"), "arm_fraction"] > 0.98
+    nf1 = g.loc[("erbb2", "NF1")]
+    assert nf1["state"] == "loss" and nf1["arm_fraction"] < 0.5 and not nf1["focal"]
+    assert g.loc[("erbb2", "ERBB2"), "state"] == "amp" and g.loc[("erbb2", "ERBB2"), "focal"]
+    # neutral genes are never focal; without arm annotation the fraction is unknown
+    assert not gc[gc.state == "neutral"].focal.any()
+    a = _adata_from_segments(s, obs, hg19)
+    a.var = a.var.drop(columns="arm")
+    no_arm = gene_copy_number(a, genes)
+    assert no_arm.arm_fraction.isna().all() and not no_arm.focal.any()
+    known = no_arm.state.astype(str) != "unknown"
+    assert no_arm.segment_mb[known].notna().all() and no_arm.segment_start[~known].isna().all()
+
+
+def test_driver_events_carry_the_extent_of_their_own_call(hg19):
+    from ctcscope.drivers import driver_events
+
+    b17 = hg19.bins[(hg19.bins.chrom == "17") & hg19.bins.use]
+    b10 = hg19.bins[(hg19.bins.chrom == "10") & hg19.bins.use]
+    q17 = (int(b17[b17.arm == "q"].start.min()), int(b17[b17.arm == "q"].end.max()))
+    q10 = (int(b10[b10.arm == "q"].start.min()), int(b10[b10.arm == "q"].end.max()))
+    seg = pd.DataFrame([
+        # 17q lost, cut by a 1 Mb ERBB2 amplicon
+        ("s", "17", q17[0], 37_500_000, 1.0), ("s", "17", 37_500_000, 38_500_000, 9.0), ("s", "17", 38_500_000, q17[1], 1.0),
+        # PTEN (89.62-89.73 Mb) mostly on a gained stretch, its 3' end on a loss
+        ("s", "10", q10[0], 89_700_000, 3.0), ("s", "10", 89_700_000, q10[1], 1.0),
+    ], columns=["sample_id", "chrom", "start", "end", "cn"]).assign(n_bins=20, seg_mean=1.0)
+    obs = pd.DataFrame({"ploidy": [2], "patient": ["P"], "sample_type": ["ctc"]}, index=["s"])
+    genes = hg19.genes[hg19.genes.symbol.isin(["ERBB2", "NF1", "PTEN"])]
+    gc = gene_copy_number(_adata_from_segments(seg, obs, hg19), genes)
+    ev = driver_events(gc, builtin_catalogue(), obs=obs).set_index("gene")
+    assert {"segment_start", "segment_end", "segment_mb", "arm_fraction", "focal"} <= set(ev.columns)
+    assert ev.loc["ERBB2", "alteration"] == "gain" and ev.loc["ERBB2", "focal"]
+    assert ev.loc["ERBB2", "segment_mb"] == pytest.approx(1.0)
+    assert ev.loc["NF1", "alteration"] == "loss" and not ev.loc["NF1", "focal"]
+    # PTEN is reported gained in genes.tsv (most of it), so its loss event has no extent of its own
+    assert gc.set_index("gene").loc["PTEN", "state"] == "gain"
+    assert ev.loc["PTEN", "alteration"] == "loss" and pd.isna(ev.loc["PTEN", "segment_start"]) and not ev.loc["PTEN", "focal"]
+
+
+def test_stage_finds_the_build_in_json_provenance(hg19, tmp_path):
+    # cohort.h5ad keeps uns['ctcscope'] as JSON text: the drivers step reads the build from it
+    import json
+
+    from ctcscope.drivers.stage import _genome_for
+
+    a = ad.AnnData(X=np.zeros((1, hg19.n_bins), np.float32), var=hg19.to_var())
+    a.uns["ctcscope"] = json.dumps({"genome": {"build": "hg19", "bin_size": 500_000}})
+    assert _genome_for(a, None).build == "hg19"
+    b = ad.AnnData(X=np.zeros((1, hg19.n_bins), np.float32), var=hg19.to_var())
+    b.uns["genome"] = {"build": "hg19", "bin_size": 500_000}
+    assert _genome_for(b, None).n_bins == hg19.n_bins

@@ -109,3 +109,30 @@ def test_gene_states_match_truth_away_from_breakpoints():
         agree += int((got[ok] == want[ok]).sum())
         total += int(ok.sum())
     assert total > 5000 and agree == total
+
+
+def test_focal_flag_separates_planted_focal_events_from_arm_level_events():
+    """Planted focal amplifications / deletions (gene + 0.4-2.5 Mb each side) come out ``focal``; gains and
+    losses of whole arms (and genes on an arm beside a focal amplicon) never do."""
+    genome = load_genome("hg19", 500_000)
+    samples, planted = _cohort(genome, 40, 21)
+    a = build_adata(genome, samples, seed=21, jitter=0.3, drop=0.03)
+    genes = builtin_catalogue().select_genes(genome.genes)
+    genes = genes[genes.chrom != "Y"]
+    gc = gene_copy_number(a, genes).astype({"gene": str, "sample_id": str, "state": str, "chrom": str})
+    # genes overlapping a planted focal window (widened by two bins: a bin takes the value at
+    # its midpoint and breakpoints are moved by a bin), per sample
+    in_window = np.zeros(len(gc), bool)
+    focal_windows = {s.sample_id: [e for e in s.events if (e[2] - e[1]) < 10e6] for s in samples}
+    for sid, wins in focal_windows.items():
+        on = (gc.sample_id == sid).to_numpy()
+        for c, lo, hi, _ in wins:
+            in_window |= on & (gc.chrom == c).to_numpy() & (gc.start < hi + 1e6).to_numpy() & (gc.end > lo - 1e6).to_numpy()
+    altered = ~gc.state.isin(["neutral", "unknown"]).to_numpy()
+    hit = gc.merge(planted, on=["sample_id", "gene", "state"])
+    assert len(hit) > 40 and hit.focal.all() and (hit.segment_mb < 8).all() and (hit.arm_fraction < 0.2).all()
+    broad = gc[altered & ~in_window]
+    assert len(broad) > 1000
+    assert not broad.focal.any()
+    assert (broad.arm_fraction > 0.9).mean() > 0.95      # arm-level events cover their arm
+    assert not gc[~altered].focal.any()

@@ -87,3 +87,15 @@ def test_demo_refuses_a_users_folder(tmp_path):
     r = runner.invoke(app, ["demo", "--out", str(mine), "--quiet"])
     assert r.exit_code == 2 and "did not write" in r.output
     assert (mine / "notes.txt").read_text() == "keep me" and len(list(mine.iterdir())) == 1
+
+
+def test_failed_libraries_and_regated_cells_leave_the_analysis(out, cells):
+    c = cells.set_index("sample_id").astype({"qc_pass": str})
+    assert c.loc["SIM-P49_CTC15", "qc_pass"] == "False" and "reads" in c.loc["SIM-P49_CTC15", "qc_reason"]
+    assert c.loc["SIM-P46_CTC13", "qc_pass"] == "False" and "MAPD" in c.loc["SIM-P46_CTC13", "qc_reason"]
+    assert c.loc["SIM-P50_CTC06", "qc_pass"] == "False"
+    assert "outside the refined FACS gates" in c.loc["SIM-P50_CTC06", "qc_reason"]
+    # every other sample passes, as most libraries did in the study (76/83)
+    assert (c.drop(["SIM-P49_CTC15", "SIM-P46_CTC13", "SIM-P50_CTC06"]).qc_pass == "True").all()
+    clustered = pd.read_csv(out / "clusters.tsv", sep="\t").sample_id
+    assert not {"SIM-P49_CTC15", "SIM-P46_CTC13", "SIM-P50_CTC06"} & set(clustered)

@@ -198,13 +198,14 @@ def test_matrix_without_mutations_and_other_disease_fallback(kb):
     assert c.call == "sensitive" and all(s.nsclc for s in c.statements)
 
 
-def test_low_level_gain_is_labelled_as_gain_and_only_discussed():
+def test_low_level_gain_is_labelled_as_gain_and_reported_as_context():
+    # a low-level gain of unknown extent (a table without the drivers step's extent columns)
+    # is not an amplification: context with its prevalence, no combination option
     cells = _cells("W", 5)
     drivers = pd.DataFrame({"sample_id": ["W_CTC1", "W_CTC2"], "gene": ["MET", "MET"], "state": ["gain", "gain"]})
     r = read({"id": "W", "treatments": [{"drug": "crizotinib"}]}, cells=cells, drivers=drivers)
     met = next(d for d in r.detected if d.mechanism.id == "met_amplification")
-    assert met.summary() == "MET copy gain in 2 of 5 CTCs" and not met.strong
-    combo = next(o for o in r.options if "MET inhibitor" in o["therapy"])
-    assert combo["group"] == "discuss" and any("low-level copy gain" in c for c in combo["caveats"])
+    assert met.summary() == "MET copy gain in 2 of 5 CTCs" and not met.actionable and met.role == "context"
+    assert not [o for o in r.options if "MET inhibitor" in o["therapy"]]
     # after crizotinib with no ALK mutation, the next-generation TKIs with phase 3 evidence come first
     assert r.options[0]["type"] == "alk_tki" and r.options[0]["group"] == "supported" and r.options[0]["level"] == "A"

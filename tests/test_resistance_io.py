@@ -107,11 +107,11 @@ def test_stage_writes_json_and_table_deterministically(tmp_path):
     sheet, cells, drivers = _inputs(tmp_path)
     res = run_resistance_stage(sheet, tmp_path / "out", drivers=drivers, cells=cells)
     doc = json.loads(res["json"].read_text())
-    assert doc["schema_version"] == "1.0" and doc["research_use_only"] is True
+    assert doc["schema_version"] == "1.1" and doc["research_use_only"] is True
     assert [p["patient"] for p in doc["patients"]] == ["P45", "P46"]
     p45 = doc["patients"][0]
     for key in ("cells", "alk_mutations", "mechanisms", "co_occurrence", "tki_activity", "options", "not_proposed",
-                "notes", "caveats", "drug_at_resistance", "failed_alk_tkis"):
+                "notes", "caveats", "drug_at_resistance", "failed_alk_tkis", "summary"):
         assert key in p45
     assert p45["cells"]["n_tumour_ctcs"] == 6 and p45["cells"]["excluded_qc_fail"] == 1
     met = next(m for m in p45["mechanisms"] if m["id"] == "met_amplification")

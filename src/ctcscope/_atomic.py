@@ -117,3 +117,47 @@ def prepare_output_dir(out: str | os.PathLike, overwrite: bool = False) -> Path:
     except OSError as e:
         raise OutputError(f"cannot write to output folder {out} ({e.strerror}); choose a writable folder") from e
     return out
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """``{relative path: (mtime_ns, size)}`` of every file under ``folder``."""
+    out = {}
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file():
+                st = p.stat()
+                out[str(p.relative_to(folder))] = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass
+    return out
+
+
+@contextlib.contextmanager
+def guard_step(out: str | os.PathLike, *, fresh: bool | None = None) -> Iterator[Path]:
+    """Run a step that writes into ``out`` so that a failure or Ctrl-C leaves nothing that
+    looks complete.
+
+    Each file is already written atomically; this guards the folder as a whole.  When the
+    step fails: a folder that did not exist (or was empty) before the step is removed
+    again; in an earlier run's folder whose files the step had begun to replace,
+    ``run.json`` is removed (a folder without it is an unfinished run, see
+    ``docs/data-model.md``).  A step that fails before writing anything changes nothing.
+    """
+    import shutil
+
+    out = Path(out)
+    if fresh is None:
+        fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    before = {} if fresh or not out.is_dir() else _snapshot(out)
+    try:
+        yield out
+    except BaseException:
+        if fresh:
+            shutil.rmtree(out, ignore_errors=True)
+        elif out.is_dir():
+            after = _snapshot(out)
+            changed = [k for k, v in after.items() if before.get(k) != v and k != "run.json"]
+            changed += [k for k in before if k not in after]
+            if changed:
+                (out / "run.json").unlink(missing_ok=True)
+        raise

@@ -39,6 +39,9 @@ from .workflow import _clear_previous_run, _remove_new_folder, run_copy_number, 
 
 log = logging.getLogger("ctcscope")
 
+#: Demo cells sorted as putative CTCs whose FACS events fall outside the refined gates.
+DEMO_OUTSIDE_GATES = ("SIM-P50_CTC06",)
+
 
 @dataclass
 class PipelineOptions:
@@ -67,10 +70,13 @@ def _validate(sheet: pd.DataFrame | None, opts: PipelineOptions):
         patients = read_patients(opts.patients)
         if sheet is not None and "patient" in sheet:
             known = {p.id for p in patients}
-            missing = sorted(set(sheet["patient"].astype(str)) - known - {""})
+            missing = sorted(set(sheet["patient"].fillna("").astype(str).str.strip()) - known - {""})
             if missing:
-                log.warning("patients %s of the sample sheet are not in the patient sheet; they get no "
-                            "treatment group or resistance reading", ", ".join(missing[:5]))
+                more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+                raise InputError(
+                    f"patient(s) {', '.join(missing[:5])}{more} of the sample sheet are not in the patient sheet "
+                    f"{Path(opts.patients).name} (it lists {', '.join(sorted(known)[:5]) or 'no patient'}); "
+                    "add them to the patient sheet (an entry with only 'id:' is enough) or correct the sample sheet")
     if opts.gating is not None:
         from .phenotype.gating import load_gating
 
@@ -136,6 +142,7 @@ def run_pipeline(
             t = time.perf_counter()
             table = run_phenotype_stage(sheet, out, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir)
             adata.obs = annotate_obs(adata.obs, table)
+            _discard_outside_gates(adata)
             steps["phenotype"] = {"step": "phenotype", "samples_linked": int(len(table)),
                                   "seconds": round(time.perf_counter() - t, 3)}
 
@@ -145,7 +152,8 @@ def run_pipeline(
 
             n_sel = int(select_samples(adata.obs, opts.cluster_options.get("samples", "qc_pass_tumour")).sum())
             if n_sel < 2:
-                log.warning("only %d tumour sample(s) passed QC: clustering needs at least 2 and is skipped", n_sel)
+                log.warning("only %d tumour sample(s) passed QC with a tumour (not normal-like) profile: clustering "
+                            "needs at least 2 and is skipped", n_sel)
                 opts = _replace(opts, cluster=False)
         if opts.cluster:
             t = time.perf_counter()
@@ -189,6 +197,23 @@ def run_pipeline(
     return adata
 
 
+def _discard_outside_gates(adata) -> None:
+    """Sequenced cells outside the refined gates leave the analysis, as in the study
+    (Oulhen et al. 2021: "cells initially considered as putative CTCs and sequenced were
+    discarded after refining the gating"): they fail QC with that reason."""
+    if "phenotype_in_gate" not in adata.obs:
+        return
+    out = adata.obs["phenotype_in_gate"].astype(str).eq("False").to_numpy()
+    if not out.any():
+        return
+    reason = "outside the refined FACS gates"
+    old = adata.obs["qc_reason"].fillna("").astype(str) if "qc_reason" in adata.obs else ""
+    adata.obs.loc[out, "qc_reason"] = [r + ("; " if r else "") + reason for r in pd.Series(old)[out]]
+    adata.obs.loc[out, "qc_pass"] = False
+    log.info("%d sequenced cell(s) fall outside the refined FACS gates and are left out of the analysis",
+             int(out.sum()))
+
+
 def _replace(opts: PipelineOptions, **kw) -> PipelineOptions:
     import dataclasses
 
@@ -210,19 +235,31 @@ def run_demo(out: str | os.PathLike, *, seed: int | None = None, overwrite: bool
     The simulated inputs (sample sheet, patient sheet, counts or BAMs, FCS sorts, truth)
     go to ``out/input``; the results to ``out``.
     """
+    from ._atomic import guard_step
+
+    out = Path(out).resolve()
+    fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
+    prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
+    # a failure or Ctrl-C while simulating removes a new demo folder (or an earlier demo's run.json)
+    with guard_step(out, fresh=fresh):
+        return _run_demo(out, seed=seed, bam=bam, workers=workers, quiet=quiet, report=report)
+
+
+def _run_demo(out: Path, *, seed, bam, workers, quiet, report):
     from .genome import load_genome
     from .phenotype import simulate_sort
     from .simulate.demo import DEMO_SEED, make_demo
 
-    out = Path(out)
-    prepare_output_dir(out, overwrite=overwrite)  # refuse a user's folder before simulating anything
     seed = DEMO_SEED if seed is None else int(seed)
     t = time.perf_counter()
     files = make_demo(out / "input", seed=seed, bam=bam, overwrite=True, workers=workers or 1)
     sheet = pd.read_csv(files.samples, dtype=str, keep_default_na=False)
-    sheet = simulate_sort(sheet, out / "input" / "fcs", seed=seed)
+    # the recipe's putative CTC that falls outside the refined gates (see its YAML comment)
+    sheet = simulate_sort(sheet, out / "input" / "fcs", seed=seed, outside=DEMO_OUTSIDE_GATES)
     sheet = sheet.drop(columns=[c for c in ("sim_phenotype",) if c in sheet])
     sheet_path = out / "input" / "samples.csv"
+    # paths relative to the sheet's folder, as a user would write them (the folder can move)
+    sheet["fcs"] = [os.path.relpath(f, sheet_path.parent) if f else "" for f in sheet["fcs"].fillna("").astype(str)]
     from ._atomic import write_tsv
 
     write_tsv(sheet_path, sheet, sep=",")

@@ -311,7 +311,7 @@ def run_copy_number(
         if counts is None:
             adata = count_samples(sheet, genome, workers=workers, scheduler=scheduler, min_mapq=min_mapq, quiet=quiet)
             run_genome = genome
-        adata = _call_copy_number(adata, workers=workers, scheduler=scheduler, **params)
+        adata = _call_copy_number(adata, workers=workers, scheduler=scheduler, quiet=quiet, **params)
         inputs = [p for p in (sheet_path, counts) if p is not None]
         if counts is None:
             inputs += list(sheet["bam"])

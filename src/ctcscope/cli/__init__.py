@@ -11,15 +11,15 @@ import sys
 from ._app import app, console_err
 
 # Sub-commands: importing a module registers its command on ``app``.
-from . import info  # noqa: F401,E402
-from . import drivers  # noqa: F401,E402
-from . import simulate  # noqa: F401,E402
-from . import run  # noqa: F401,E402
-from . import phenotype  # noqa: F401,E402
-from . import report  # noqa: F401,E402
-from . import resist  # noqa: F401,E402
-from . import cluster  # noqa: F401,E402
+from . import run  # noqa: F401,E402  (run, count)
 from . import demo  # noqa: F401,E402
+from . import cluster  # noqa: F401,E402
+from . import drivers  # noqa: F401,E402
+from . import phenotype  # noqa: F401,E402
+from . import resist  # noqa: F401,E402
+from . import report  # noqa: F401,E402
+from . import simulate  # noqa: F401,E402
+from . import info  # noqa: F401,E402  (genomes)
 
 
 def main(argv: list[str] | None = None) -> None:

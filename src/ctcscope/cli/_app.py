@@ -1,6 +1,7 @@
 """The shared typer application and the error wrapper every command uses."""
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from typing import Callable
@@ -22,8 +23,27 @@ console = Console(stderr=False)
 console_err = Console(stderr=True)
 
 
+#: OS errors that are the user's to fix (permissions, a full or read-only disk, a path of the wrong kind).
+_USER_OS_ERRORS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EISDIR, errno.ENOTDIR,
+                   errno.ENAMETOOLONG}
+
+
+def os_error_sentence(e: OSError) -> str:
+    """One sentence for an operating-system error a user can fix."""
+    where = e.filename or "a file"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return (f"permission denied for {where}; choose an output folder you can write to "
+                "(and input files you can read)")
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left for {where}; free some disk space or choose another output folder"
+    if e.errno == errno.EROFS:
+        return f"{where} is on a read-only file system; choose another output folder"
+    return f"cannot use {where} ({e.strerror}); check the path"
+
+
 def friendly(func: Callable) -> Callable:
-    """Turn a :class:`CtcscopeError` into one red sentence and exit status 2."""
+    """Turn a :class:`CtcscopeError` (or an OS error a user can fix: permissions, a full
+    disk) into one red sentence and exit status 2; Ctrl-C into one line and status 130."""
     from ..errors import CtcscopeError
 
     @functools.wraps(func)
@@ -33,8 +53,14 @@ def friendly(func: Callable) -> Callable:
         except CtcscopeError as e:
             console_err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             sys.exit(2)
+        except OSError as e:
+            if e.errno not in _USER_OS_ERRORS:
+                raise
+            console_err.print(f"[bold red]error:[/] {os_error_sentence(e)}", highlight=False, soft_wrap=True)
+            sys.exit(2)
         except KeyboardInterrupt:
-            console_err.print("[bold red]interrupted:[/] no complete-looking output was left behind")
+            console_err.print("[bold red]interrupted:[/] stopped; files are written whole or not at all, and a "
+                              "folder without run.json is an unfinished run", highlight=False, soft_wrap=True)
             sys.exit(130)
 
     return wrapper

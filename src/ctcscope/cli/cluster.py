@@ -29,13 +29,12 @@ def cluster_cmd(
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the heatmap."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier clustering result in the folder."),
 ) -> None:
-    """Cluster the cohort's copy-number profiles (Ward, Euclidean, 250 kb), call clones, measure
-    intra/inter-patient diversity and draw the heatmap; updates DIR/cohort.h5ad."""
+    """Cluster the cohort's copy-number profiles (Ward, Euclidean, 250 kb), call clones, measure intra/inter-patient diversity and draw the heatmap; updates DIR/cohort.h5ad."""
     import json
 
     import pandas as pd
 
-    from .._atomic import MARKER, write_h5ad, write_tsv
+    from .._atomic import MARKER, guard_step, write_h5ad, write_tsv
     from ..cohort import run_cluster_stage
     from ..errors import InputError, OutputError
     from ..io.export import read_cohort
@@ -58,21 +57,30 @@ def cluster_cmd(
         sel = [s.strip() for s in samples.split(",") if s.strip()]
     if grid <= 0:
         raise InputError(f"--grid must be a positive width in kb, got {grid}")
-    res = run_cluster_stage(adata, folder, grid=grid * 1000, value=value, samples=sel,
-                            min_clone_size=min_clone_size, silhouette_threshold=silhouette, n_clones=clones,
-                            by_patient=not across_patients,
-                            n_permutations=permutations, seed=seed, figures=not no_figures)
-    if isinstance(res.uns.get("ctcscope"), dict):  # back to JSON text, as the copy-number step wrote it
-        res.uns["ctcscope"] = json.dumps(res.uns["ctcscope"], default=str)
-    write_h5ad(h5, res)
-    _add_run_step(folder, json.loads(res.uns["clusters"]["provenance"]))
-    cells = folder / "cells.tsv"
-    if cells.exists():
-        t = pd.read_csv(cells, sep="\t", dtype={"sample_id": str}, keep_default_na=False)
-        if "sample_id" in t:
-            t["clone"] = res.obs["clone"].reindex(t["sample_id"]).fillna("").to_numpy()
-            t["cluster_order"] = res.obs["cluster_order"].reindex(t["sample_id"]).fillna(-1).astype(int).to_numpy()
-            write_tsv(cells, t)
+    if clones is not None and clones < 1:
+        raise InputError(f"--clones {clones} must be 1 or more (or leave it out to call clones from the tree)")
+    if min_clone_size is not None and min_clone_size < 1:
+        raise InputError(f"--min-clone-size {min_clone_size} must be 1 or more")
+    if permutations < 0:
+        raise InputError(f"--permutations {permutations} cannot be negative (0 skips the permutation p-value)")
+    if not -1.0 <= silhouette <= 1.0:
+        raise InputError(f"--silhouette {silhouette} must lie between -1 and 1 (a silhouette's range)")
+    with guard_step(folder):  # interrupted half-way: the folder loses its run.json (an unfinished run)
+        res = run_cluster_stage(adata, folder, grid=grid * 1000, value=value, samples=sel,
+                                min_clone_size=min_clone_size, silhouette_threshold=silhouette, n_clones=clones,
+                                by_patient=not across_patients,
+                                n_permutations=permutations, seed=seed, figures=not no_figures)
+        if isinstance(res.uns.get("ctcscope"), dict):  # back to JSON text, as the copy-number step wrote it
+            res.uns["ctcscope"] = json.dumps(res.uns["ctcscope"], default=str)
+        write_h5ad(h5, res)
+        cells = folder / "cells.tsv"
+        if cells.exists():
+            t = pd.read_csv(cells, sep="\t", dtype={"sample_id": str}, keep_default_na=False)
+            if "sample_id" in t:
+                t["clone"] = res.obs["clone"].reindex(t["sample_id"]).fillna("").to_numpy()
+                t["cluster_order"] = res.obs["cluster_order"].reindex(t["sample_id"]).fillna(-1).astype(int).to_numpy()
+                write_tsv(cells, t)
+        _add_run_step(folder, json.loads(res.uns["clusters"]["provenance"]))
     u = res.uns["clusters"]
     test = u["test"]
     n = int((res.obs["cluster_order"] >= 0).sum())

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from ._app import app, console, friendly
-from .run import QUIET, WORKERS, _log_to_console
+from .run import QUIET, WORKERS, _log_to_console, check_workers
 
 
 @app.command("demo")
@@ -21,11 +21,11 @@ def demo(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo in --out."),
     quiet: bool = QUIET,
 ) -> None:
-    """SIMULATED cohort modelled on Oulhen et al. 2021 (six ALK+ patients, 57 samples) → the whole
-    pipeline → report.html.  Every sample id starts with SIM-."""
+    """SIMULATED cohort modelled on Oulhen et al. 2021 (six ALK+ patients, ~60 samples) → every step → report.html. Every sample id starts with SIM-."""
     from ..pipeline import run_demo
 
     _log_to_console(quiet)
+    check_workers(workers)
     adata = run_demo(out, seed=seed, overwrite=overwrite, bam=bam, workers=workers, quiet=quiet)
     if not quiet:
         console.print(f"[green]done:[/] simulated demo cohort, {adata.n_obs} samples → {out}/report.html "

@@ -22,11 +22,10 @@ def drivers(
     all_genes: bool = typer.Option(False, "--all-genes", help="Write every gene of the build to genes.tsv, not only catalogue genes."),
 ) -> None:
     """Gene-level copy number, driver events by pathway, frequencies and group comparison."""
-    import anndata as ad
-
     from .. import _atomic
     from ..drivers import run_drivers_stage
     from ..errors import InputError, OutputError
+    from ..io.export import read_cohort
 
     folder = Path(folder)
     h5 = folder / "cohort.h5ad"
@@ -36,15 +35,17 @@ def drivers(
         raise OutputError(f"{folder} was not written by ctcscope (no {_atomic.MARKER} marker); "
                           "run ctcscope drivers on a ctcscope output folder")
     try:
-        adata = ad.read_h5ad(h5)
+        adata = read_cohort(folder)  # provenance (uns['ctcscope']) back from its JSON text
     except OSError as e:
         raise InputError(f"cannot read {h5} ({e}); re-run the copy-number step to rewrite it") from e
     gb = None if group_by.lower() in ("none", "") else group_by
     if gb is not None and gb != "treatment_group" and gb not in adata.obs:
         raise InputError(f"cohort.h5ad has no obs column {gb!r} to group by; choose one of "
                          f"{', '.join(map(str, adata.obs.columns[:12]))} or --group-by none")
-    adata = run_drivers_stage(adata, None, folder, catalogue=catalogue, catalogue_mode=catalogue_mode,
-                              group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes, patients=patients)
+    with _atomic.guard_step(folder):  # interrupted half-way: the folder loses its run.json (an unfinished run)
+        adata = run_drivers_stage(adata, None, folder, catalogue=catalogue, catalogue_mode=catalogue_mode,
+                                  group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes,
+                                  patients=patients)
     d = adata.uns["drivers"]
     console.print(f"{d['n_events']} driver events ({d['n_drivers']} drivers) over {d['n_genes']} genes; "
                   f"tables and figures written to {folder}")

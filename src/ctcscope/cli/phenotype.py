@@ -26,7 +26,7 @@ def phenotype(
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
 ) -> None:
     """Gate FCS files into CTC phenotypes (ALK+/CK-, ALK-/CK+, ALK+/CK+, CD45+) and link index-sorted wells to samples."""
-    from .._atomic import MARKER, prepare_output_dir
+    from .._atomic import MARKER, guard_step, prepare_output_dir
     from ..errors import InputError, OutputError
     from ..phenotype import run_phenotype_stage
 
@@ -41,10 +41,11 @@ def phenotype(
     if (out / MARKER).exists():
         if (out / "phenotypes.tsv").exists() and not overwrite:
             raise OutputError(f"{out} already holds a phenotype result; pass --overwrite to replace it or choose another --out")
-    else:
-        prepare_output_dir(out, overwrite=overwrite)
-    table = run_phenotype_stage(samples, out, gating=gating, plate_map=plate_map, fcs=fcs, controls=controls,
-                                compensation=compensation, figures=not no_figures)
+    with guard_step(out):  # a failure or Ctrl-C removes a new folder, or the run.json of an earlier run
+        if not (out / MARKER).exists():
+            prepare_output_dir(out, overwrite=overwrite)
+        table = run_phenotype_stage(samples, out, gating=gating, plate_map=plate_map, fcs=fcs, controls=controls,
+                                    compensation=compensation, figures=not no_figures)
     import pandas as pd
 
     summary = pd.read_csv(out / "phenotype_summary.tsv", sep="\t")

@@ -18,8 +18,18 @@ def report(
     static: bool = typer.Option(True, "--static/--no-static", help="Static PNG fallbacks for readers without JavaScript."),
 ) -> None:
     """Build one HTML page (offline, self-contained) from whatever steps DIR holds. For research use only."""
+    from .._atomic import MARKER
+    from ..errors import OutputError
+    from ..report.collect import KNOWN_FILES
     from ..report.stage import report_step
 
-    path = report_step(out_dir, output=output, max_profiles=max_profiles, static_fallback=static)
+    ours = (out_dir / MARKER).exists()
+    has_results = out_dir.is_dir() and any((out_dir / n).is_file() for n in KNOWN_FILES)
+    if has_results and not ours and output is None:
+        raise OutputError(f"{out_dir} was not written by ctcscope (no {MARKER} marker), so the report is not written "
+                          "into it; give --output FILE.html to write the page elsewhere")
+    # a folder ctcscope did not write is only read: no report_tables/, no run.json entry
+    path = report_step(out_dir, output=output, max_profiles=max_profiles, static_fallback=static,
+                       record=ours, write_tables=ours)
     size = path.stat().st_size / 1e6
     console.print(f"report written: {path} ({size:.1f} MB); open it in any browser, no network needed")

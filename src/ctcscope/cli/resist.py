@@ -22,29 +22,31 @@ def resist(
     oncokb_token: Optional[str] = typer.Option(None, "--oncokb-token", envvar="ONCOKB_API_TOKEN", help="Your OncoKB API token.", show_default=False),
 ) -> None:
     """Read each patient's resistance: mechanisms in the cells, TKI activity matrix, options with evidence."""
-    from .._atomic import MARKER
+    from .._atomic import MARKER, guard_step
     from ..errors import OutputError
     from ..resistance.oncokb import resolve_token
     from ..resistance.stage import run_resistance_stage
 
     token = resolve_token(oncokb_token) if oncokb else None
     # add to a ctcscope run folder, or start a new/empty one; never write among a user's files
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} is a file, not a folder; choose a folder name with --out")
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise OutputError(f"output folder {out} holds files that ctcscope did not write; choose a ctcscope run "
                           "folder or a new one with --out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).touch()
+
     def pick(given, name):
         if given is not None:
             return given
         p = out / name
         return p if p.exists() else None
-    res = run_resistance_stage(patients, out, drivers=pick(drivers, "drivers.tsv"), genes=pick(genes, "genes.tsv"),
-                               cells=pick(cells, "cells.tsv"), min_confidence=min_confidence, oncokb_token=token)
+
+    # the stage reads and checks every input before it creates the folder and writes there
+    with guard_step(out):
+        res = run_resistance_stage(patients, out, drivers=pick(drivers, "drivers.tsv"), genes=pick(genes, "genes.tsv"),
+                                   cells=pick(cells, "cells.tsv"), min_confidence=min_confidence, oncokb_token=token)
+        (out / MARKER).touch()
     for p in res["document"]["patients"]:
-        top = next((o for o in p["options"] if o["group"] in ("supported", "bypass")), None)
-        mechs = "; ".join(m["summary"] for m in p["mechanisms"] if m["category"] != "context") or "no mechanism detected"
-        console.print(f"[bold]{p['patient']}[/] ({p['drug_at_resistance'] or 'no treatment listed'}): {mechs}", highlight=False)
-        console.print(f"  first option: {top['therapy']} (level {top['level']})" if top else
-                      "  no targeted option with supporting evidence (re-biopsy, trial or chemotherapy)", highlight=False)
+        console.print(f"[bold]{p['patient']}[/] ({p['drug_at_resistance'] or 'no treatment listed'}): "
+                      f"{p['summary']['headline']}.", highlight=False)
     console.print(f"wrote {res['json']} and {res['tsv']} - research use only", highlight=False)

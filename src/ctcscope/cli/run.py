@@ -27,6 +27,13 @@ def _log_to_console(quiet: bool) -> None:
     log.propagate = False
 
 
+def check_workers(workers: Optional[int]) -> None:
+    from ..errors import InputError
+
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers {workers} must be 1 or more")
+
+
 SAMPLES = typer.Option(None, "--samples", "-s", help="Sample sheet (CSV/TSV): sample_id, bam, patient, sample_type, ...")
 GENOME = typer.Option(None, "--genome", "-g", help="Built-in build: hg19 or hg38 (recognised from the BAMs if omitted).")
 FASTA = typer.Option(None, "--fasta", help="Reference FASTA for any other genome (bins, GC and N content computed and cached).")
@@ -66,8 +73,7 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope run in --out."),
     quiet: bool = QUIET,
 ) -> None:
-    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD, QC, clusters, drivers,
-    phenotypes, resistance reading and report.html in one output folder."""
+    """Single-cell BAMs (or bin counts) → copy number, ploidy, WGD, QC, clusters, drivers, phenotypes, resistance reading and report.html in one output folder."""
     from ..errors import InputError
     from ..io.samplesheet import read_sample_sheet
     from ..pipeline import PipelineOptions, run_pipeline
@@ -76,8 +82,7 @@ def run(
     _log_to_console(quiet)
     if samples is None and counts is None:
         raise InputError("no input given; pass a sample sheet with --samples (BAMs) or a count matrix with --counts")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers} must be 1 or more")
+    check_workers(workers)
     sheet = read_sample_sheet(samples, require_bam=counts is None) if samples is not None else None
     bams = sheet["bam"].tolist() if sheet is not None and counts is None else None
     if counts is not None and not genome and not fasta:
@@ -118,10 +123,11 @@ def count(
     from ..workflow import check_bam_headers, count_samples, resolve_genome
 
     _log_to_console(quiet)
+    check_workers(workers)
+    if out.is_dir():
+        raise OutputError(f"{out} is a folder; give a file name ending in .tsv, .tsv.gz or .h5ad")
     if out.exists() and not overwrite:
         raise OutputError(f"{out} already exists; pass --overwrite to replace it or choose another name with --out")
-    if out.exists() and out.is_dir():
-        raise OutputError(f"{out} is a folder; give a file name ending in .tsv, .tsv.gz or .h5ad")
     if not any(str(out).endswith(s) for s in (".tsv", ".tsv.gz", ".h5ad", ".csv", ".csv.gz")):
         raise InputError(f"{out.name}: give a file name ending in .tsv, .tsv.gz, .csv(.gz) or .h5ad")
     sheet = read_sample_sheet(samples)

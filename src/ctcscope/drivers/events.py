@@ -16,6 +16,12 @@ catalogue of known or predicted drivers with their mode of action.
 Genes of tier ``pathway_member`` (in a pathway or gene set but on no driver list) follow the
 ``members`` rule: ``"high_level"`` (default) — they count only when amplified (activating)
 or homozygously deleted (loss of function); ``"any"`` — as drivers.
+
+Each event carries the extent of the altered region behind it and the ``focal`` flag of
+:func:`ctcscope.drivers.gene_copy_number` (region < half of the chromosome arm, as GISTIC
+2.0 separates focal from broad events).  A loss event of a gene that is mostly gained and
+only partly lost (it spans a breakpoint; the gene table's extent describes the gain) has no
+extent and ``focal`` False.
 """
 from __future__ import annotations
 
@@ -33,7 +39,15 @@ DRIVERS_COLUMNS = ["sample_id", "patient", "sample_type", "phenotype", "treatmen
                    "end", "state", "copy_number", "ploidy", "relative_cn", "role", "pathways", "confidence", "source",
                    # beyond the contract's fixed columns (documented in docs/data-model.md)
                    "alteration", "pathway", "tier", "catalogue_gene", "low_confidence_reason", "qc_pass",
-                   "normal_like", "evidence"]
+                   "normal_like", "evidence", "segment_start", "segment_end", "segment_mb", "arm_fraction", "focal"]
+EXTENT_COLUMNS = ["segment_start", "segment_end", "segment_mb", "arm_fraction", "focal"]
+
+
+def as_bool(s: pd.Series) -> np.ndarray:
+    """Booleans from a column that may have been read from text ("true", "False", 1, NA)."""
+    if s.dtype == bool:
+        return s.to_numpy()
+    return s.astype(str).str.strip().str.lower().isin(["true", "1", "yes", "t", "1.0"]).to_numpy()
 
 
 def sample_info(obs: pd.DataFrame | None, samples) -> pd.DataFrame:
@@ -118,6 +132,19 @@ def driver_events(gene_cn: pd.DataFrame, catalogue: Catalogue, *, obs: pd.DataFr
     ev["state"] = np.where(is_up, ev["state_major"].astype(str), ev["state_min"].astype(str))
     ev["copy_number"] = np.where(is_up, ev["cn_major"], ev["cn_min"])
     ev["relative_cn"] = ev["copy_number"] / ev["ploidy"]
+    if set(EXTENT_COLUMNS) <= set(ev.columns):
+        # the gene table's extent belongs to its reported state; a loss event of a mostly
+        # gained gene has none
+        other = (~is_up) & np.isin(ev["state_major"].astype(str).to_numpy(), ["gain", "amp"])
+        if other.any():
+            ev["segment_start"] = ev["segment_start"].astype("Int64").mask(other)
+            ev["segment_end"] = ev["segment_end"].astype("Int64").mask(other)
+            ev.loc[other, ["segment_mb", "arm_fraction"]] = np.nan
+            ev.loc[other, "focal"] = False
+        ev["focal"] = as_bool(ev["focal"])
+    else:
+        for c in EXTENT_COLUMNS:
+            ev[c] = False if c == "focal" else np.nan
     info = sample_info(obs, gene_cn["sample_id"].astype(str).unique())
     si = info.reindex(ev["sample_id"].astype(str))
     for c in ("sample_type", "phenotype", "treatment_group", "qc_pass", "normal_like"):

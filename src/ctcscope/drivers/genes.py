@@ -30,6 +30,25 @@ The amplification threshold joins a relative rule (PCGR, CNVkit: copies relative
 ploidy) and an absolute one (GISTIC-like high-level gains need several extra copies);
 ``amp_ratio`` and ``amp_extra`` change it.
 
+**Extent and focal flag** (GISTIC's focal vs arm-level distinction).  Each call carries
+the extent of the altered region behind it: starting from the segment that gave the call
+(the main segment for a gain, the lowest one for a loss), adjacent segments of the same
+sample and chromosome are joined while their copy number stays at or beyond the call's
+(``>=`` for gains and amplifications, ``<=`` for losses and deletions, ``==`` for neutral
+genes).  So a focal MET amplicon on top of a chromosome-7 gain is measured as the amplicon,
+and a partial-arm gain next to a higher gain of the rest of the arm as the whole gained
+arm.  ``segment_start``/``segment_end`` (0-based half-open, from the first to the last
+usable bin), ``segment_mb``, and ``arm_fraction`` = the share of the gene's chromosome arm
+(its span of usable bins) the region covers.  ``focal`` is True for a gain, amplification,
+loss or homozygous deletion whose region covers less than half of the arm (and of the
+other arm, when it reaches across the centromere; ``focal_arm_fraction`` = 0.5) and whose copy number lies beyond the arm's typical level
+(the length-weighted median copy number of the arm in that sample; so the two stretches of
+an arm-level loss cut by an amplicon are not focal losses): GISTIC 2.0 tests each region for "broad events (longer
+than half a chromosome arm)" vs focal events (GenePattern GISTIC 2.0 documentation; Mermel
+et al., Genome Biol 2011;12:R41, doi:10.1186/gb-2011-12-4-r41, where arm-level events span
+> 98 % of an arm).  Without bin coordinates or arm annotation ``arm_fraction`` is NaN and
+``focal`` False.
+
 **Low confidence** (``confidence = "low"``, reasons ``;``-joined):
 
 - ``few_bins`` — the segment giving the copy number has fewer than ``min_bins`` usable
@@ -68,7 +87,8 @@ TUMOUR_TYPES = ("ctc", "ctc_pool", "biopsy")
 GENES_COLUMNS = ["sample_id", "patient", "gene", "chrom", "start", "end", "copy_number", "relative_cn", "state",
                  "n_bins", "confidence", "low_confidence_reason",
                  # beyond the contract's fixed columns (documented in docs/data-model.md)
-                 "cn_major", "cn_min", "cn_max", "state_major", "state_min", "ploidy", "expected_cn"]
+                 "cn_major", "cn_min", "cn_max", "state_major", "state_min", "ploidy", "expected_cn",
+                 "segment_start", "segment_end", "segment_mb", "arm_fraction", "focal"]
 
 _CHROM_SHIFT = np.int64(1) << np.int64(28)     # > longest human chromosome (249 Mb)
 _SAMPLE_SHIFT = np.int64(1) << np.int64(34)    # > 25 chromosomes × 2^28
@@ -83,6 +103,7 @@ class CallThresholds:
     min_bins: int = 3
     breakpoint_margin: float | None = None  # bp; default one (median) bin width
     min_ploidy_confidence: float = 0.5
+    focal_arm_fraction: float = 0.5  # focal: the altered region covers less than this share of the arm (GISTIC 2.0)
 
 
 def classify_cn(cn, expected, amp_ratio: float = 2.0, amp_extra: float = 3.0) -> np.ndarray:
@@ -220,6 +241,94 @@ def _usable_bins_per_gene(var: pd.DataFrame, g: pd.DataFrame, chrom_index: dict)
     return np.where(right > left, cum[np.maximum(right, left)] - cum[left], 0)
 
 
+def _runs_at_or_beyond(rcn: np.ndarray, group: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """First and last index of the run of adjacent segments around each segment whose
+    rounded copy number is ``>=`` (``"up"``), ``<=`` (``"down"``) or ``==`` (``"eq"``) its own.
+
+    ``group`` identifies sample + chromosome (runs never cross it); segments are sorted by
+    group and position.  One vectorised pass per distinct copy-number level, no loop over
+    segments."""
+    n = len(rcn)
+    idx = np.arange(n)
+    first_of = np.r_[True, group[1:] != group[:-1]] if n else np.zeros(0, bool)
+    last_of = np.r_[group[1:] != group[:-1], True] if n else np.zeros(0, bool)
+    gfirst = np.maximum.accumulate(np.where(first_of, idx, 0)) if n else idx
+    glast = np.minimum.accumulate(np.where(last_of, idx, n)[::-1])[::-1] if n else idx
+    finite = np.isfinite(rcn)
+    out = {k: (idx.copy(), idx.copy()) for k in ("up", "down", "eq")}
+    with np.errstate(invalid="ignore"):
+        for v in np.unique(rcn[finite]):
+            at = np.flatnonzero(rcn == v)
+            for k, stop in (("up", rcn < v), ("down", rcn > v), ("eq", rcn != v)):
+                stop = stop | ~finite
+                prev = np.maximum.accumulate(np.where(stop, idx, -1))
+                nxt = np.minimum.accumulate(np.where(stop, idx, n)[::-1])[::-1]
+                out[k][0][at] = np.maximum(prev[at] + 1, gfirst[at])
+                out[k][1][at] = np.minimum(nxt[at] - 1, glast[at])
+    return out
+
+
+def _gene_arms(var: pd.DataFrame, g: pd.DataFrame, chrom_index: dict):
+    """Span ``[lo, hi)`` of each gene's chromosome arm, from the first to the last usable bin
+    of the arm (the same convention as segment coordinates), the span of the other arm of
+    its chromosome, whether the gene is on the q arm, and the centromere position per chromosome index (start of its first q bin); NaN
+    spans (and no centromere) without bin arm annotation."""
+    nan = np.full(len(g), np.nan)
+    if not {"chrom", "start", "end", "arm"}.issubset(var.columns) or not len(g):
+        return nan, nan.copy(), nan.copy(), nan.copy(), np.zeros(len(g), bool), None
+    b = pd.DataFrame({"ci": canonical_chroms(var["chrom"].astype(str)).map(chrom_index).to_numpy(),
+                      "start": var["start"].to_numpy(np.int64), "end": var["end"].to_numpy(np.int64),
+                      "arm": var["arm"].astype(str).str.lower().str[-1].to_numpy(),
+                      "use": var["use"].to_numpy(bool) if "use" in var else True}).dropna(subset=["ci"])
+    nc = len(chrom_index)
+    cen = np.full(nc, np.inf)
+    q = b[b.arm == "q"].groupby("ci")["start"].min()
+    cen[q.index.to_numpy(np.int64)] = q.to_numpy(float)
+    span = {}
+    for arm in ("p", "q"):
+        u = b[(b.arm == arm) & b.use].groupby("ci").agg(lo=("start", "min"), hi=("end", "max"))
+        lo, hi = np.full(nc, np.nan), np.full(nc, np.nan)
+        lo[u.index.to_numpy(np.int64)] = u["lo"].to_numpy(float)
+        hi[u.index.to_numpy(np.int64)] = u["hi"].to_numpy(float)
+        span[arm] = (lo, hi)
+    ci = g.ci.to_numpy(np.int64)
+    on_q = (g.start.to_numpy() + g.end.to_numpy()) / 2 >= cen[ci]
+    lo = np.where(on_q, span["q"][0][ci], span["p"][0][ci])
+    hi = np.where(on_q, span["q"][1][ci], span["p"][1][ci])
+    other_lo = np.where(on_q, span["p"][0][ci], span["q"][0][ci])
+    other_hi = np.where(on_q, span["p"][1][ci], span["q"][1][ci])
+    return lo, hi, other_lo, other_hi, on_q, cen
+
+
+def _arm_levels(key_chrom: np.ndarray, ci: np.ndarray, start: np.ndarray, end: np.ndarray, cn: np.ndarray,
+                cen: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Typical copy number of each sample's chromosome arms: the length-weighted median of
+    its segments' rounded copy numbers.  Returns sorted keys (``key_chrom * 2 + is_q``) and
+    their medians."""
+    if cen is None or not len(cn):
+        return np.zeros(0, np.int64), np.zeros(0)
+    c = cen[ci]
+    w_p = np.clip(np.minimum(end, c) - start, 0, None)
+    w_q = np.clip(end - np.maximum(start, c), 0, None)
+    key = np.r_[key_chrom * 2, key_chrom * 2 + 1]
+    w = np.r_[w_p, w_q].astype(float)
+    v = np.r_[cn, cn]
+    ok = (w > 0) & np.isfinite(v)
+    key, w, v = key[ok], w[ok], v[ok]
+    order = np.lexsort((v, key))
+    key, w, v = key[order], w[order], v[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    starts = np.flatnonzero(first)
+    cum = np.cumsum(w)
+    base = np.repeat(np.r_[0.0, cum[starts[1:] - 1]], np.diff(np.r_[starts, len(key)]))
+    tot = np.repeat(np.add.reduceat(w, starts), np.diff(np.r_[starts, len(key)]))
+    past = (cum - base) >= tot / 2
+    # the first segment of each arm (in copy-number order) reaching half of the arm's length
+    pick = np.flatnonzero(past & np.r_[True, ~past[:-1] | first[1:]])
+    pick = pick[np.r_[True, key[pick][1:] != key[pick][:-1]]]
+    return key[pick], v[pick]
+
+
 def _global(chrom_idx: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return chrom_idx.astype(np.int64) * _CHROM_SHIFT + pos.astype(np.int64)
 
@@ -259,6 +368,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     ge = _global(g.ci.to_numpy(), g.end.to_numpy())
 
     usable_bins = _usable_bins_per_gene(adata.var, g, chrom_index)
+    arm_lo, arm_hi, other_lo, other_hi, gene_on_q, centromere = _gene_arms(adata.var, g, chrom_index)
 
     samples = pd.Index(obs.index.astype(str))
     sidx = pd.Series(np.arange(len(samples)), index=samples)
@@ -274,6 +384,14 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     scn = seg.cn.to_numpy(float)
     snb = seg.n_bins.fillna(0).to_numpy(np.int64)
     skey = seg.si.to_numpy(np.int64) * 64 + seg.ci.to_numpy(np.int64)  # sample+chrom identity
+    seg_start = seg.start.to_numpy(np.int64)
+    seg_end = seg.end.to_numpy(np.int64)
+    # the altered region behind a call: adjacent segments at or beyond its copy number
+    rcn = np.floor(scn + 0.5)
+    runs = _runs_at_or_beyond(rcn, skey)
+    arm_key, arm_level = _arm_levels(skey, seg.ci.to_numpy(np.int64), seg_start, seg_end, rcn, centromere)
+    arm_dense = np.full(len(samples) * 128, np.nan)          # (sample * 64 + chrom) * 2 + is_q
+    arm_dense[arm_key] = arm_level
 
     # a boundary is a breakpoint when the neighbouring segment (same sample and chromosome)
     # has a different copy number
@@ -311,6 +429,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         cn_major = np.full(npair, np.nan)
         nb = np.zeros(npair, dtype=np.int64)
         near = np.zeros(npair, dtype=bool)
+        j_major = np.full(npair, -1, dtype=np.int64)   # segment behind cn_major / cn_min
+        j_min = np.full(npair, -1, dtype=np.int64)
         has = n > 0
         if has.any():
             pid = np.repeat(np.flatnonzero(has), n[has])
@@ -320,9 +440,20 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             v = scn[j]
             cn_min[has] = np.minimum.reduceat(v, first)
             cn_max[has] = np.maximum.reduceat(v, first)
-            order = np.lexsort((-ov, pid))           # within each pair, the largest overlap first
-            blocks = np.r_[0, np.cumsum(n[has])[:-1]]
-            jm = j[order][blocks]
+            blocks = first
+            jm = j[blocks].copy()                    # most genes lie in one segment
+            jmin = jm.copy()
+            multi = n[has] > 1
+            if multi.any():
+                # genes over several segments: the largest overlap (major) and the lowest copy
+                # number (min) first; sorting only these pairs keeps the common case cheap
+                sel = np.repeat(multi, n[has])
+                jj, pp = j[sel], pid[sel]
+                bm = np.r_[0, np.cumsum(n[has][multi])[:-1]]
+                jm[multi] = jj[np.lexsort((-ov[sel], pp))][bm]
+                jmin[multi] = jj[np.lexsort((v[sel], pp))][bm]
+            j_major[has] = jm
+            j_min[has] = jmin
             cn_major[has] = scn[jm]
             nb[has] = snb[jm]
             hp = np.flatnonzero(has)
@@ -346,6 +477,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             one = ok_a ^ ok_b   # chromosome end: only one flank
             val = np.where(both, ca, np.where(one, np.where(ok_a, ca, cb), np.nan))
             cn_major[k] = cn_min[k] = cn_max[k] = val
+            j_major[k] = j_min[k] = np.where(ok_a, a, np.where(ok_b, b, -1))
             nb[k] = np.where(both | (one & ok_a), snb[np.clip(a, 0, None)] if len(snb) else 0,
                              np.where(one & ok_b, snb[np.clip(b, 0, max(len(snb) - 1, 0))] if len(snb) else 0, 0))
 
@@ -364,6 +496,35 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         use_min = lost & ~gained
         state = np.where(use_min, st_min, st_major)
         cn_rep = np.where(use_min, cn_min, cn_major)
+
+        # extent of the altered region behind the reported state
+        j_call = np.where(use_min, j_min, j_major)
+        jc = np.clip(j_call, 0, None)
+        direction = np.where(state >= 1, 0, np.where(state == 0, 2, 1))   # up | down | eq
+        lo_i = np.select([direction == 0, direction == 1], [runs["up"][0][jc], runs["down"][0][jc]], runs["eq"][0][jc]) \
+            if len(scn) else jc
+        hi_i = np.select([direction == 0, direction == 1], [runs["up"][1][jc], runs["down"][1][jc]], runs["eq"][1][jc]) \
+            if len(scn) else jc
+        ok_ext = (j_call >= 0) & (state != STATE_CODES["unknown"])
+        r0 = np.where(ok_ext, seg_start[lo_i] if len(scn) else 0, -1)
+        r1 = np.where(ok_ext, seg_end[hi_i] if len(scn) else 0, -1)
+        alo, ahi = arm_lo[G], arm_hi[G]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            arm_frac = np.clip(np.minimum(r1, ahi) - np.maximum(r0, alo), 0, None) / (ahi - alo)
+        arm_frac = np.where(ok_ext & (ahi > alo), np.minimum(arm_frac, 1.0), np.nan)
+        # a region reaching across the centromere counts against the other arm as well (a
+        # gained p arm whose breakpoint sits in the first q bin is not a focal q gain)
+        olo, ohi = other_lo[G], other_hi[G]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            other_frac = np.clip(np.minimum(r1, ohi) - np.maximum(r0, olo), 0, None) / (ohi - olo)
+        other_frac = np.where(ohi > olo, other_frac, 0.0)
+        # ... and beyond the arm's typical level: a stretch of an arm-level change cut in two by
+        # an amplicon (or a deletion) of the other direction is not a focal event
+        level = arm_dense[(P * 64 + g.ci.to_numpy()[G]) * 2 + gene_on_q[G]]
+        r_call = np.floor(cn_rep + 0.5)
+        beyond = np.where(state > 0, r_call > level, r_call < level) | ~np.isfinite(level)
+        focal = (ok_ext & (state != 0) & np.isfinite(arm_frac) & (arm_frac < t.focal_arm_fraction)
+                 & (other_frac < t.focal_arm_fraction) & beyond)
 
         spans = has & (cn_min != cn_max)
         # a segment may bridge a run of unusable bins (heterochromatin, gaps): a gene there
@@ -387,6 +548,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             "relative_cn": (cn_rep / ploidy[P]).astype(f4), "state": state, "n_bins": nb.astype(np.int32),
             "bits": bits, "cn_major": cn_major.astype(f4), "cn_min": cn_min.astype(f4), "cn_max": cn_max.astype(f4),
             "state_major": st_major, "state_min": st_min, "ploidy": ploidy[P].astype(f4), "expected_cn": E.astype(f4),
+            "segment_start": r0.astype(np.int32), "segment_end": r1.astype(np.int32),   # < 2^31 bp
+            "arm_fraction": arm_frac.astype(f4), "focal": focal,
         })
     if not out:
         return pd.DataFrame(columns=GENES_COLUMNS)
@@ -409,6 +572,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     names = list(reasons)
     uniq, inv = np.unique(col.pop("bits"), return_inverse=True)
     reason_cats = [";".join(n for k, n in enumerate(names) if u >> k & 1) for u in uniq]
+    no_ext = col["segment_end"] < 0          # no region behind the call (unknown state)
     res = pd.DataFrame({
         "sample_id": pd.Categorical.from_codes(P, samples),
         "patient": pd.Categorical.from_codes(pat_codes[P], pat_cats),
@@ -425,7 +589,14 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
         "cn_major": col["cn_major"], "cn_min": col["cn_min"], "cn_max": col["cn_max"],
         "state_major": state_cat(col["state_major"]), "state_min": state_cat(col["state_min"]),
         "ploidy": col["ploidy"], "expected_cn": col["expected_cn"],
+        "segment_start": pd.arrays.IntegerArray(col["segment_start"], no_ext),
+        "segment_end": pd.arrays.IntegerArray(col["segment_end"], no_ext.copy()),
+        "segment_mb": np.where(col["segment_end"] >= 0, (col["segment_end"] - col["segment_start"]) / 1e6,
+                               np.nan).astype(np.float32),
+        "arm_fraction": col["arm_fraction"],
+        "focal": col["focal"],
     })
+
     return res[GENES_COLUMNS]
 
 

@@ -41,11 +41,20 @@ def _genome_for(adata, genome):
     from ..genome import load_genome
 
     rec = adata.uns.get("ctcscope") or {}
-    g = rec.get("genome") or (rec.get("parameters") or {}).get("genome") or {}
+    if isinstance(rec, str):  # cohort.h5ad stores the provenance as JSON text (docs/data-model.md)
+        try:
+            rec = json.loads(rec)
+        except ValueError:
+            rec = {}
+    g = rec.get("genome") or (rec.get("parameters") or {}).get("genome") or adata.uns.get("genome") or {}
     if not g.get("build"):
         raise InputError("the cohort does not say which genome build it uses (uns['ctcscope']['genome']); "
                          "pass the genome explicitly")
-    return load_genome(g["build"], int(g.get("bin_size", 500_000)))
+    from ..genome import BUILTIN_BIN_SIZES
+
+    # only the build's gene table is used here: a count matrix's own (variable) bins have no built-in twin
+    size = int(g.get("bin_size") or 0)
+    return load_genome(g["build"], size if size in BUILTIN_BIN_SIZES else 500_000)
 
 
 def _catalogue_for(catalogue, mode) -> Catalogue:

@@ -40,8 +40,9 @@ def events_per_sample(events: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
         "n_homdel": e[st == "homdel"].groupby("sample_id").size(),
         "n_pathways": e.groupby("sample_id")["pathway"].nunique(),
     }).reindex(info.index).fillna(0).astype(int)
-    genes = e.groupby("sample_id").apply(
-        lambda d: ";".join(f"{g}:{s}" for g, s in zip(d["gene"], d["state"].astype(str))), include_groups=False)
+    # a plain string aggregation: groupby.apply on no events at all returns an empty DataFrame
+    labels = e["gene"].astype(str) + ":" + st
+    genes = labels.groupby(e["sample_id"]).agg(";".join) if len(e) else pd.Series(dtype=object)
     out = info[["patient", "sample_type", "phenotype", "treatment_group", "qc_pass", "normal_like"]].join(per)
     out["analysable"] = analysable(info)
     out["events"] = genes.reindex(out.index).fillna("")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .. import __version__
 from .._atomic import atomic_path, write_tsv
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from . import figures as F
 from . import summaries as S
 from .collect import RunOutputs, collect_outputs, is_simulated, run_steps
@@ -480,6 +480,28 @@ def render_report(res: RunOutputs, *, max_profiles: int = 300, max_display_bins:
     return html, m.derived
 
 
+def is_ctcscope_report(path: str | Path) -> bool:
+    """True when ``path`` is a page ctcscope wrote (its ``generator`` meta tag says so)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return b'<meta name="generator" content="ctcscope' in head
+
+
+def check_report_target(target: str | Path) -> None:
+    """Refuse a report path that would replace anything but an earlier ctcscope report."""
+    target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"{target} is a folder; give a file name ending in .html for the report")
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise OutputError(f"{target.name}: give the report a file name ending in .html")
+    if target.exists() and not is_ctcscope_report(target):
+        raise OutputError(f"{target} exists and is not a ctcscope report; choose another file name, "
+                          "ctcscope replaces only its own reports")
+
+
 def build_report(out_dir: str | Path, *, output: str | Path | None = None, max_profiles: int = 300,
                  max_display_bins: int = 3000, static_fallback: bool = True, write_tables: bool = True) -> Path:
     """Write ``report.html`` for a ctcscope output folder and return its path.
@@ -495,10 +517,11 @@ def build_report(out_dir: str | Path, *, output: str | Path | None = None, max_p
     static_fallback : add ``<noscript>`` PNGs of every interactive figure.
     write_tables : also write the tables the report derives to ``out_dir/report_tables``.
     """
+    target = Path(output) if output is not None else Path(out_dir) / "report.html"
+    check_report_target(target)
     res = collect_outputs(out_dir)
     html, derived = render_report(res, max_profiles=max_profiles, max_display_bins=max_display_bins,
                                   static_fallback=static_fallback)
-    target = Path(output) if output is not None else res.out_dir / "report.html"
     if write_tables:
         for name, df in derived.items():
             write_tsv(res.out_dir / TABLES_DIR / f"{name}.tsv", df)

@@ -1,6 +1,8 @@
 """Shape ``resistance.json`` (schema: ``docs/resistance.md``) into what the resistance pages show.
 
-The page for each patient has: treatment timeline, the cells read, ALK mutations and
+The page for each patient opens with the reading's summary paragraph (``summary``:
+headline, then on-target findings, actionable off-target findings, lineage flags, context
+and evidence), then: treatment timeline, the cells read, ALK mutations and
 where they were found, mechanisms with per-cell prevalence and co-occurrence, the TKI ×
 expected-activity matrix (one row per ALK variant unit, with the evidence behind each
 call), options with evidence and levels, what is not proposed and why, conflicts and
@@ -19,7 +21,7 @@ DRUG_COLOURS = {"crizotinib": "#1f78b4", "ceritinib": "#33a02c", "alectinib": "#
                 "ensartinib": "#e31a1c", "lorlatinib": "#ff7f00"}
 CALL_CLASSES = {"sensitive": "sensitive", "resistant": "resistant", "conflicting": "conflicting",
                 "reduced": "reduced", "intermediate": "reduced", "unknown": "unknown"}
-_KNOWN = {"patient", "id", "fusion", "fusion_variant", "variant", "histology", "treatments", "drug_at_resistance",
+_KNOWN = {"patient", "id", "summary", "fusion", "fusion_variant", "variant", "histology", "treatments", "drug_at_resistance",
           "failed_alk_tkis", "cells", "alk_mutations", "mutations", "other_alterations", "mechanisms",
           "co_occurrence", "tki_activity", "activity", "options", "not_proposed", "notes", "caveats", "conflicts"}
 _KIND = {"clinical_trial": "clinical trial", "patient_samples": "patient samples", "case_report": "case report",
@@ -161,6 +163,7 @@ def _mechanisms(p: dict) -> list[dict]:
         out.append({
             "id": _s(m.get("id")), "name": _s(m.get("name") or m.get("id")),
             "category": _s(m.get("category")).replace("_", "-"), "summary": _s(m.get("summary")),
+            "role": _s(m.get("role")).replace("_", "-"), "detail": _s(m.get("detail")),
             "n_cells": n, "n_total": tot, "fraction": frac,
             # a context carried by no cell (e.g. the fusion variant): no prevalence bar
             "pct": None if frac is None or not tot or (m.get("category") == "context" and not n)
@@ -206,6 +209,18 @@ def _conflicts(p: dict, matrix: dict | None) -> list[dict]:
     return out
 
 
+def summary_view(summary: Any) -> dict | None:
+    """The summary paragraph → ``{headline, rest, sections}`` (``None`` when absent)."""
+    if isinstance(summary, str) and summary.strip():
+        return {"headline": "", "rest": summary.strip(), "sections": {}}
+    if not isinstance(summary, dict) or not (summary.get("text") or summary.get("headline")):
+        return None
+    head, text = _s(summary.get("headline")).strip(), _s(summary.get("text")).strip()
+    rest = text[len(head):].lstrip(" .") if head and text.startswith(head) else text
+    sections = {k: [_s(x) for x in v] for k, v in summary.items() if isinstance(v, list) and v}
+    return {"headline": head, "rest": rest, "sections": sections}
+
+
 def patient_views(resistance: dict | None) -> list[dict]:
     """One display dict per patient of ``resistance.json``."""
     if not resistance:
@@ -241,6 +256,7 @@ def patient_views(resistance: dict | None) -> list[dict]:
         cells = p.get("cells") if isinstance(p.get("cells"), dict) else {}
         views.append({
             "patient": _s(p.get("patient") or p.get("id")), "fusion": _s(p.get("fusion")),
+            "summary": summary_view(p.get("summary")),
             "variant": _s(p.get("fusion_variant") or p.get("variant")), "histology": _s(p.get("histology")),
             "drug_at_resistance": _s(p.get("drug_at_resistance")),
             "failed": [_s(d) for d in (p.get("failed_alk_tkis") or [])],
@@ -265,6 +281,7 @@ def flat_tables(views: list[dict]) -> dict[str, pd.DataFrame]:
     for v in views:
         for m in v["mechanisms"]:
             mech.append({"patient": v["patient"], "mechanism": m["name"], "category": m.get("category", ""),
+                         "role": m.get("role", ""),
                          "summary": m.get("summary", ""), "n_cells": m.get("n_cells"), "n_total": m.get("n_total"),
                          "fraction": m.get("fraction"), "best_level": m.get("level", ""),
                          "cells": ";".join(m["cells"]),

@@ -14,6 +14,16 @@ driver events (``drivers.tsv`` or ``genes.tsv``) and cell table (``cells.tsv``):
    flagged as such, only when it does not;
 4. **options** to discuss (see :mod:`ctcscope.resistance.options`) and **caveats**.
 
+Copy-number findings are weighed by level **and extent** (``genes.tsv``/``drivers.tsv``
+columns ``focal``, ``arm_fraction``, ``segment_mb``; GISTIC 2.0's focal vs broad split): a
+per-cell event is an *amplification* (``amp`` state, focal or of unknown extent), a
+*homozygous deletion*, a *focal* gain or loss (region < half of the arm, high confidence),
+or a *broad* change (arm-level or larger part of an arm; a broad ``amp`` is a broad
+high-level gain, polysomy-like).  An off-target mechanism is **actionable** (it may carry
+combination options) only when some CTC carries it as an amplification, a homozygous
+deletion or a focal event, when a biopsy does, or when the patient sheet reports it; broad
+changes alone are **context**: reported with their prevalence, without options.
+
 Rules used by the matrix (documented in ``docs/resistance.md``):
 
 - statements from ALK-positive NSCLC take precedence; statements from other ALK-driven
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import combinations
 
 import pandas as pd
@@ -143,6 +154,65 @@ def tki_matrix(kb: KnowledgeBase, variants: list[AlkVariant]) -> dict:
 
 
 # ---- cells and copy number --------------------------------------------------------------
+#: Per-cell copy-number event classes that make a mechanism actionable.
+ACTIONABLE_CLASSES = ("amplification", "homozygous deletion", "focal gain", "focal loss")
+#: A region covering at least this share of its arm is called arm-level (Mermel et al. 2011).
+ARM_LEVEL_FRACTION = 0.98
+
+
+@dataclass(frozen=True)
+class CellEvent:
+    """One gene's copy-number state in one sample, with the extent of the region behind it."""
+
+    sample_id: str
+    gene: str
+    state: str                      # amp | gain | loss | homdel
+    confidence: str = "high"
+    focal: bool | None = None       # None: extent unknown (a table without extent columns)
+    arm_fraction: float = float("nan")
+    segment_mb: float = float("nan")
+
+    @property
+    def event_class(self) -> str:
+        """``amplification``, ``homozygous deletion``, ``focal gain``/``focal loss``,
+        ``broad high-level gain``, ``broad gain``/``broad loss`` or, extent unknown, ``gain``/``loss``."""
+        if self.state == "homdel":
+            return "homozygous deletion"
+        if self.state == "amp":
+            return "broad high-level gain" if self.focal is False else "amplification"
+        direction = "gain" if self.state == "gain" else "loss"
+        if self.focal is None:
+            return direction
+        return f"focal {direction}" if self.focal else f"broad {direction}"
+
+    @property
+    def actionable(self) -> bool:
+        c = self.event_class
+        if c in ("amplification", "homozygous deletion"):
+            return True
+        return c in ("focal gain", "focal loss") and self.confidence == "high"
+
+    @property
+    def extent(self) -> str:
+        """``"focal, 2.5 Mb"``, ``"arm-level"``, ``"broad, 62% of the arm"`` or ``""``."""
+        if self.focal is None:
+            return ""
+        if self.focal:
+            return f"focal, {self.segment_mb:.1f} Mb" if self.segment_mb == self.segment_mb else "focal"
+        if self.arm_fraction == self.arm_fraction:
+            return "arm-level" if self.arm_fraction >= ARM_LEVEL_FRACTION else \
+                f"broad, {round(100 * self.arm_fraction)}% of the arm"
+        return "broad"
+
+    def label(self) -> str:
+        ext = self.extent
+        return f"{self.gene}:{self.state}" + (f" ({ext})" if ext else "") + \
+            ((" (low)" if ext else "(low)") if self.confidence == "low" else "")
+
+
+# strongest first: the class a cell is counted under when it carries several events
+CLASS_ORDER = ("amplification", "homozygous deletion", "focal gain", "focal loss", "broad high-level gain", "gain",
+               "loss", "broad gain", "broad loss")
 def _bool(s: pd.Series) -> pd.Series:
     if s.dtype == bool:
         return s
@@ -186,32 +256,45 @@ def _prepare_events(events: pd.DataFrame | None, min_confidence: str) -> pd.Data
             e = e[e["confidence"] == "high"]
     else:
         e["confidence"] = "high"
+    # extent of the altered region (drivers step); absent in older or hand-made tables
+    e["_extent"] = "focal" in e.columns
+    if "focal" in e.columns:
+        from ..drivers.events import as_bool
+
+        e["focal"] = as_bool(e["focal"])
+    for c in ("arm_fraction", "segment_mb"):
+        e[c] = pd.to_numeric(e[c], errors="coerce") if c in e.columns else float("nan")
     return e
 
 
-def _index_events(ev: pd.DataFrame | None) -> dict[str, list[tuple[str, str, str]]]:
-    """``{gene: [(sample_id, state, confidence), ...]}`` of one patient's events."""
+def _index_events(ev: pd.DataFrame | None) -> dict[str, list[CellEvent]]:
+    """``{gene: [CellEvent, ...]}`` of one patient's events."""
     out: dict[str, list] = defaultdict(list)
     if ev is None or not len(ev):
         return out
-    for sid, gene, state, conf in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(), ev["state"].to_numpy(),
-                                      ev["confidence"].to_numpy()):
-        out[gene].append((sid, state, conf))
+    known = bool(ev["_extent"].iloc[0])
+    focal = ev["focal"].to_numpy() if known else [None] * len(ev)
+    for sid, gene, state, conf, foc, af, mb in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(),
+                                                  ev["state"].to_numpy(), ev["confidence"].to_numpy(), focal,
+                                                  ev["arm_fraction"].to_numpy(float), ev["segment_mb"].to_numpy(float)):
+        out[gene].append(CellEvent(sid, gene, state, conf, None if foc is None else bool(foc), float(af), float(mb)))
     return out
 
 
-def _cn_carriers(mech: Mechanism, by_gene: dict, samples: set[str]) -> dict[str, list[str]]:
-    """{sample_id: ['MET:amp', ...]} for the samples carrying the mechanism."""
+def _cn_carriers(mech: Mechanism, by_gene: dict, samples: set[str]
+                 ) -> tuple[dict[str, list[CellEvent]], dict[str, dict[str, CellEvent]]]:
+    """``({sample_id: [CellEvent, ...]}, per-gene hits)`` for the samples carrying the
+    mechanism (for ``all_of`` mechanisms: every gene altered in the same sample)."""
     spec = mech.detect.get("copy_number") or {}
     genes = [g.upper() for g in spec.get("genes", [])]
     states = set(spec.get("states", []))
     roles = {k.upper(): set(v) for k, v in (spec.get("roles") or {}).items()}
-    hits: dict[str, dict[str, str]] = defaultdict(dict)
+    hits: dict[str, dict[str, CellEvent]] = defaultdict(dict)
     for gene in genes:
         ok = roles.get(gene, states)
-        for sid, state, conf in by_gene.get(gene, ()):
-            if sid in samples and state in ok:
-                hits[sid][gene] = f"{gene}:{state}" + ("(low)" if conf == "low" else "")
+        for e in by_gene.get(gene, ()):
+            if e.sample_id in samples and e.state in ok:
+                hits[e.sample_id][gene] = e
     out = {}
     for sid, h in hits.items():
         if spec.get("all_of"):
@@ -219,7 +302,7 @@ def _cn_carriers(mech: Mechanism, by_gene: dict, samples: set[str]) -> dict[str,
                 out[sid] = [h[g] for g in genes]
         else:
             out[sid] = [h[g] for g in genes if g in h]
-    return out
+    return out, hits
 
 
 def _sheet_matches(mech: Mechanism, alterations: list[Alteration]) -> list[Alteration]:
@@ -241,49 +324,122 @@ def _sheet_matches(mech: Mechanism, alterations: list[Alteration]) -> list[Alter
 @dataclass
 class Detected:
     mechanism: Mechanism
-    cells: dict[str, list[str]] = field(default_factory=dict)      # tumour CTCs: events
-    biopsies: dict[str, list[str]] = field(default_factory=dict)
+    cells: dict[str, list] = field(default_factory=dict)      # tumour CTCs: CellEvents or phenotypes
+    biopsies: dict[str, list] = field(default_factory=dict)
     sheet: list[Alteration] = field(default_factory=list)
     n_total: int = 0
     by_phenotype: dict[str, str] = field(default_factory=dict)
+    gene_hits: dict[str, dict[str, CellEvent]] = field(default_factory=dict)   # tumour CTCs, each gene alone
 
     @property
     def n_cells(self) -> int:
         return len(self.cells)
+
+    @staticmethod
+    def _events(evs) -> list[CellEvent]:
+        return [e for e in evs if isinstance(e, CellEvent)]
+
+    def cell_class(self, sid: str) -> str:
+        """Strongest event class of a carrying CTC ("" for a phenotype-only carrier)."""
+        cls = [e.event_class for e in self._events(self.cells.get(sid, ()))]
+        return min(cls, key=CLASS_ORDER.index) if cls else ""
+
+    # the properties below are read many times once detection is complete: cached
+    @cached_property
+    def classes(self) -> Counter:
+        """Carrying CTCs per strongest event class (``amplification`` before ``broad gain``)."""
+        return Counter(c for c in (self.cell_class(s) for s in self.cells) if c)
 
     @property
     def states(self) -> Counter:
         """Strongest copy-number state per carrying CTC (amp/homdel before gain/loss)."""
         out = Counter()
         for evs in self.cells.values():
-            st = [e.split(":", 1)[1].replace("(low)", "") for e in evs if ":" in e]
+            st = [e.state for e in self._events(evs)]
             if st:
                 out["amp" if "amp" in st else "homdel" if "homdel" in st else st[0]] += 1
         return out
 
+    @cached_property
+    def actionable_cells(self) -> list[str]:
+        """CTCs carrying the mechanism as an amplification, a homozygous deletion or a focal
+        (high-confidence) gain or loss."""
+        return sorted(s for s, evs in self.cells.items() if any(e.actionable for e in self._events(evs)))
+
+    @property
+    def biopsy_actionable(self) -> bool:
+        return any(e.actionable for v in self.biopsies.values() for e in self._events(v))
+
+    @property
+    def actionable(self) -> bool:
+        """A molecular finding that may carry options: reported in the sheet, or carried by a
+        CTC or a biopsy as an amplification, homozygous deletion or focal event.  Broad
+        low-level changes in aneuploid cells, and phenotypes alone, are not."""
+        return bool(self.sheet) or self.biopsy_actionable or bool(self.actionable_cells)
+
+    @cached_property
+    def high_level(self) -> bool:
+        """Reported in the sheet, or an amplification / homozygous deletion in a CTC or a biopsy
+        (not only focal low-level gains or losses)."""
+        hl = ("amplification", "homozygous deletion")
+        return bool(self.sheet) or any(e.event_class in hl for v in list(self.cells.values()) + list(self.biopsies.values())
+                                       for e in self._events(v))
+
     @property
     def strong(self) -> bool:
-        """Detected by amplification, homozygous deletion, co-loss in one cell, a phenotype or
-        the sheet - not only by low-level gains or losses in aneuploid cells."""
-        if self.sheet or self.biopsies and any("amp" in e or "homdel" in e for v in self.biopsies.values() for e in v):
-            return True
-        if self.mechanism.detect.get("phenotype") or (self.mechanism.detect.get("copy_number") or {}).get("all_of"):
-            return bool(self.cells)
-        st = self.states
-        return bool(st["amp"] or st["homdel"])
+        """Alias of :attr:`actionable` (kept for callers of earlier versions)."""
+        return self.actionable
+
+    @property
+    def copy_number_only(self) -> bool:
+        """Detected only through copy number (no sheet, phenotype or fusion variant)."""
+        return not self.sheet and not self.mechanism.detect.get("phenotype") and bool(self.cells or self.biopsies)
+
+    @property
+    def role(self) -> str:
+        """``on_target``, ``actionable``, ``lineage`` (phenotypic: transformation, EMT-like or
+        ALK-negative epithelial cells) or ``context`` (broad changes only, or context mechanisms)."""
+        cat = self.mechanism.category
+        if cat == "on_target":
+            return "on_target"
+        if cat == "phenotypic":
+            return "lineage"
+        if cat == "off_target" and self.actionable:
+            return "actionable"
+        return "context"
 
     @property
     def label(self) -> str:
         lab = self.mechanism.label
-        st = self.states
-        if "amplification" in lab and self.cells and not st["amp"]:
+        if "amplification" in lab and (self.cells or self.biopsies) and not self.sheet \
+                and not self.classes["amplification"] \
+                and not any(e.event_class == "amplification" for v in self.biopsies.values() for e in self._events(v)):
             return lab.replace("amplification", "copy gain")
         return lab
+
+    @cached_property
+    def extent_known(self) -> bool:
+        """Whether the copy-number events carry their extent (the drivers step's columns)."""
+        return any(e.focal is not None for v in self.cells.values() for e in self._events(v))
+
+    def extent_summary(self) -> str:
+        """``"focal amplification in 2"``, ``"broad gain in 9, focal amplification in 1"``,
+        or "" when the extent of the events is unknown (or no copy-number carrier)."""
+        cls = self.classes
+        if not self.extent_known:
+            return ""
+        names = {"amplification": "focal amplification", "broad high-level gain": "broad high-level gain (polysomy-like)"}
+        if len(cls) == 1 and self.n_cells:
+            c = next(iter(cls))
+            return names.get(c, c) + (" in all" if cls[c] == self.n_cells and self.n_cells > 1 else "")
+        return ", ".join(f"{names.get(c, c)} in {n}" for c, n in sorted(cls.items(), key=lambda x: CLASS_ORDER.index(x[0])))
 
     def summary(self) -> str:
         parts = []
         if self.n_total:
-            parts.append(f"{self.label} in {self.n_cells} of {self.n_total} CTCs" if self.cells else "")
+            if self.cells:
+                ext = self.extent_summary()
+                parts.append(f"{self.label} in {self.n_cells} of {self.n_total} CTCs" + (f" ({ext})" if ext else ""))
         if self.biopsies:
             parts.append(f"in the biopsy ({', '.join(self.biopsies)})")
         if self.sheet:
@@ -291,6 +447,60 @@ class Detected:
             parts.append(f"reported in the patient sheet ({'; '.join(a.text for a in self.sheet)}"
                          + (f"; found in {', '.join(where)})" if where else ")"))
         return (", ".join(p for p in parts if p) or self.label).replace(", in the biopsy", " and in the biopsy")
+
+    def cell_labels(self) -> dict[str, list[str]]:
+        """``{sample_id: ["MET:amp (focal, 2.5 Mb)", "ALK+/CK-", ...]}`` for the JSON."""
+        return {k: [e.label() if isinstance(e, CellEvent) else str(e) for e in v] for k, v in sorted(self.cells.items())}
+
+    def actionable_summary(self) -> str:
+        """The events that make the mechanism actionable, per gene and class:
+        ``"MET focal amplification in 2 of 3 CTCs"``; the summary for sheet/biopsy findings."""
+        per: Counter = Counter()
+        for sid in self.actionable_cells:
+            for e in self._events(self.cells[sid]):
+                if e.actionable:
+                    per[(e.gene, e.event_class)] += 1
+        if not per:
+            return self.summary()
+        names = {"amplification": "focal amplification" if self.extent_known else "amplification"}
+        parts = [f"{g} {names.get(c, c)} in {n}" for (g, c), n in sorted(per.items(), key=lambda x: (-x[1], x[0]))]
+        return ", ".join(parts) + f" of {self.n_total} CTCs"
+
+    def co_loss(self) -> dict:
+        """For a same-cell co-alteration (``all_of``, e.g. TP53 + RB1): CTCs carrying each gene,
+        the CTCs carrying all of them, and the kind of those losses (``focal_or_homozygous``,
+        ``arm_level``, ``broad`` or ``unknown``).  Empty for other mechanisms."""
+        spec = self.mechanism.detect.get("copy_number") or {}
+        genes = [g.upper() for g in spec.get("genes", [])]
+        if not spec.get("all_of") or not self.n_total:
+            return {}
+        both = sorted(s for s, evs in self.cells.items() if self._events(evs))
+        evs = [e for s in both for e in self._events(self.cells[s])]
+        strong = sorted({f"{e.gene} {e.event_class}" for e in evs if e.state == "homdel" or e.focal})
+        if strong:
+            kind = "focal_or_homozygous"
+        elif evs and all(e.focal is False for e in evs):
+            arm = all(e.arm_fraction >= ARM_LEVEL_FRACTION for e in evs if e.arm_fraction == e.arm_fraction)
+            kind = "arm_level" if arm else "broad"
+        else:
+            kind = "unknown"
+        return {"each": {g: sum(g in h for h in self.gene_hits.values()) for g in genes}, "n_total": self.n_total,
+                "cells_with_all": both, "kind": kind, "strong_events": strong}
+
+    def co_loss_detail(self) -> str:
+        """:meth:`co_loss` in words ("" for other mechanisms)."""
+        c = self.co_loss()
+        if not c:
+            return ""
+        head = ", ".join(f"{g} loss in {n}" for g, n in c["each"].items()) + f" of {c['n_total']} CTCs"
+        both = c["cells_with_all"]
+        if not both:
+            return head + "; no CTC carries them together"
+        kind = {"focal_or_homozygous": "including " + ", ".join(c["strong_events"]),
+                "arm_level": "all arm-level single-copy losses, no homozygous deletion or focal loss",
+                "broad": "all broad single-copy losses, no homozygous deletion or focal loss",
+                "unknown": "extent of the losses unknown"}[c["kind"]]
+        return f"{head}; both in the same cell in {len(both)} ({', '.join(both)}): {kind}"
 
 
 def _prevalence(n: int, total: int) -> str:
@@ -312,6 +522,7 @@ class PatientReading:
     not_proposed: list[dict]
     notes: list[str]
     caveats: list[str]
+    summary: dict = field(default_factory=dict)   # the opening paragraph (ctcscope.resistance.summary)
 
 
 def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cells: pd.DataFrame | None = None,
@@ -364,13 +575,15 @@ def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cell
     # -- mechanisms -----------------------------------------------------------------------
     detected: list[Detected] = []
     by_gene = _index_events(events)
-    scope = set(tumour) | set(biopsies)
+    tumour_set, biopsy_set = set(tumour), set(biopsies)
+    scope = tumour_set | biopsy_set
     for mech in kb.mechanisms:
         det = Detected(mech, n_total=n_total)
         if events is not None and mech.detect.get("copy_number"):
-            car = _cn_carriers(mech, by_gene, scope)
-            det.cells = {k: v for k, v in car.items() if k in set(tumour)}
-            det.biopsies = {k: v for k, v in car.items() if k in set(biopsies)}
+            car, hits = _cn_carriers(mech, by_gene, scope)
+            det.cells = {k: v for k, v in car.items() if k in tumour_set}
+            det.biopsies = {k: v for k, v in car.items() if k in biopsy_set}
+            det.gene_hits = {k: v for k, v in hits.items() if k in tumour_set}
         if tumour and mech.detect.get("phenotype"):
             for sid in tumour:
                 if pheno_of.get(sid, "") in mech.detect["phenotype"]:
@@ -412,8 +625,12 @@ def interpret_patient(patient: Patient, *, kb: KnowledgeBase | None = None, cell
     for d in detected:
         caveats += [c for c in d.mechanism.caveats if c not in caveats]
     caveats.append(RESEARCH_USE)
-    return PatientReading(patient, info, muts, detected, co, matrix, options, not_proposed, notes,
-                          list(dict.fromkeys(caveats)))
+    reading = PatientReading(patient, info, muts, detected, co, matrix, options, not_proposed, notes,
+                             list(dict.fromkeys(caveats)))
+    from .summary import summarise
+
+    reading.summary = summarise(reading, kb)
+    return reading
 
 
 def interpret(patients: list[Patient], *, drivers: pd.DataFrame | None = None, cells: pd.DataFrame | None = None,

@@ -170,6 +170,7 @@ class OptionEvidence:
     kind_of_option: str  # alk_tki | combination | other
     drugs: tuple[str, ...]
     statement: Statement
+    idea: str = ""       # options sharing an idea are one option (``ideas`` in mechanisms.yaml)
 
 
 @dataclass
@@ -227,6 +228,7 @@ class KnowledgeBase:
         self.mechanisms = mechanisms
         self.sequencing = sequencing
         self.civic_rows = civic_rows
+        self.ideas: dict[str, str] = {}   # therapeutic idea -> display name (mechanisms.yaml)
         self._by_variant: dict[str, list[Statement]] = defaultdict(list)
         for s in statements:
             self._by_variant[s.variant].append(s)
@@ -475,7 +477,7 @@ def _load_civic(path: Path, sources, tkis) -> tuple[list[dict], list[Statement]]
 
 
 STATEMENT_KEYS = {"effect", "drugs", "source", "review", "item", "kind", "level", "note", "text", "disease"}
-OPTION_KEYS = STATEMENT_KEYS | {"therapy", "kind_of_option"}
+OPTION_KEYS = STATEMENT_KEYS | {"therapy", "kind_of_option", "idea"}
 
 
 def _statement_from_yaml(where, d, sources, tkis, variant, drug, idx) -> Statement:
@@ -494,8 +496,17 @@ def _statement_from_yaml(where, d, sources, tkis, variant, drug, idx) -> Stateme
                      "mechanism")
 
 
-def _load_mechanisms(path: Path, sources, tkis) -> list[Mechanism]:
+def _load_ideas(path: Path, data: dict) -> dict[str, str]:
+    """``{idea: display name}`` of mechanisms.yaml's ``ideas``."""
+    ideas = (data or {}).get("ideas") or {}
+    if not isinstance(ideas, dict) or not all(isinstance(v, str) and v.strip() for v in ideas.values()):
+        raise _err(path.name, "ideas must map each idea key to a display name")
+    return {str(k): str(v) for k, v in ideas.items()}
+
+
+def _load_mechanisms(path: Path, sources, tkis) -> tuple[list[Mechanism], dict[str, str]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    ideas = _load_ideas(path, data)
     out = []
     cats = {"on_target", "off_target", "phenotypic", "context"}
     for m in data.get("mechanisms", []):
@@ -527,9 +538,13 @@ def _load_mechanisms(path: Path, sources, tkis) -> list[Mechanism]:
             for d in op.get("drugs", []) or []:
                 if d not in tkis:
                     raise _err(where, f"option drug '{d}' is not an ALK TKI")
-            mech.options.append(OptionEvidence(op["therapy"], op["kind_of_option"], tuple(op.get("drugs", []) or ()), s))
+            idea = str(op.get("idea") or "")
+            if idea and idea not in ideas:
+                raise _err(where, f"option idea '{idea}' is not named under ideas")
+            mech.options.append(OptionEvidence(op["therapy"], op["kind_of_option"], tuple(op.get("drugs", []) or ()), s,
+                                               idea))
         out.append(mech)
-    return out
+    return out, ideas
 
 
 def _load_sequencing(path: Path, sources) -> list[SettingEvidence]:
@@ -571,7 +586,7 @@ def _load(path: str) -> KnowledgeBase:
             raise _err("drugs.yaml", f"alk_tkis must be {', '.join(ALK_TKIS)}")
         statements = _load_statements(root / "statements.tsv", sources, tkis)
         civic_rows, civic_statements = _load_civic(root / "civic_alk.tsv", sources, tkis)
-        mechanisms = _load_mechanisms(root / "mechanisms.yaml", sources, tkis)
+        mechanisms, ideas = _load_mechanisms(root / "mechanisms.yaml", sources, tkis)
         mech_by_id = {m.id: m for m in mechanisms}
         plain = []
         for s in civic_statements:
@@ -584,7 +599,9 @@ def _load(path: str) -> KnowledgeBase:
         sequencing = _load_sequencing(root / "sequencing.tsv", sources)
     finally:
         _LOADING = False
-    return KnowledgeBase(root, manifest, sources, drugs, statements + plain, mechanisms, sequencing, civic_rows)
+    kb = KnowledgeBase(root, manifest, sources, drugs, statements + plain, mechanisms, sequencing, civic_rows)
+    kb.ideas = ideas
+    return kb
 
 
 def loading() -> bool:

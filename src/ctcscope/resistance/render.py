@@ -6,7 +6,7 @@ import pandas as pd
 from .engine import PatientReading
 from .knowledge import LEVEL_NAMES, KnowledgeBase
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 TABLE_COLUMNS = ["patient", "section", "name", "category", "value", "n_cells", "n_total", "cells", "level",
                  "sources", "detail"]
 
@@ -22,16 +22,21 @@ def reading_to_dict(r: PatientReading) -> dict:
                         "progressed": t.progressed} for t in p.treatments],
         "drug_at_resistance": p.drug_at_resistance or None,
         "failed_alk_tkis": p.failed_tkis,
+        "summary": r.summary,
         "cells": r.cells_info,
         "alk_mutations": r.mutations,
         "other_alterations": [{"text": a.text, "gene": a.gene or None, "event": a.event or None,
                                "found_in": list(a.found_in)} for a in p.alterations],
         "mechanisms": [{
             "id": d.mechanism.id, "name": d.mechanism.name, "category": d.mechanism.category,
+            "role": d.role, "actionable": d.actionable,
             "summary": d.summary(), "n_cells": d.n_cells, "n_total": d.n_total,
             "fraction": round(d.n_cells / d.n_total, 4) if d.n_total else None,
-            "cells": {k: v for k, v in sorted(d.cells.items())},
-            "by_phenotype": d.by_phenotype, "biopsies": d.biopsies,
+            "n_actionable": len(d.actionable_cells), "extent": dict(sorted(d.classes.items())),
+            **({"detail": d.co_loss_detail()} if d.co_loss_detail() else {}),
+            "cells": d.cell_labels(),
+            "by_phenotype": d.by_phenotype,
+            "biopsies": {k: [e.label() if hasattr(e, "label") else str(e) for e in v] for k, v in d.biopsies.items()},
             "from_sheet": [a.text for a in d.sheet],
             "affects": list(d.mechanism.affects),
             "statements": [s.to_dict() for s in d.mechanism.statements],
@@ -71,6 +76,9 @@ def readings_to_table(readings: list[PatientReading]) -> pd.DataFrame:
     for r in readings:
         d = reading_to_dict(r)
         pid = d["patient"]
+        if d.get("summary"):
+            rows.append({"patient": pid, "section": "summary", "name": "headline", "value": d["summary"]["headline"],
+                         "detail": d["summary"]["text"]})
         for m in d["alk_mutations"]:
             rows.append({"patient": pid, "section": "alk_mutation", "name": m["canonical"], "category": "on_target",
                          "value": "compound" if m["compound"] else "single", "cells": ",".join(m["ctcs"]),
@@ -78,7 +86,8 @@ def readings_to_table(readings: list[PatientReading]) -> pd.DataFrame:
                                                                             ([m["note"]] if m.get("note") else []))})
         for m in d["mechanisms"]:
             best = min((s["level"] for s in m["statements"]), default="")
-            rows.append({"patient": pid, "section": "mechanism", "name": m["name"], "category": m["category"],
+            rows.append({"patient": pid, "section": "mechanism", "name": m["name"], "category": m["category"] +
+                         (f" ({m['role']})" if m.get("role") and m["role"] != m["category"] else ""),
                          "value": m["summary"], "n_cells": m["n_cells"], "n_total": m["n_total"],
                          "cells": ",".join(m["cells"]), "level": best, "sources": _src(m["statements"]),
                          "detail": "; ".join(f"{k}: {v}" for k, v in m["by_phenotype"].items())})

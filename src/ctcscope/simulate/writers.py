@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import prepare_output_dir, write_h5ad, write_json, write_text, write_tsv
+from ..errors import InputError
 from .counts import SimulatedCohort
 from .design import Design
 
@@ -120,11 +121,49 @@ def write_simulation(sim: SimulatedCohort, out_dir: str | os.PathLike, *, bam: b
     The folder is prepared with :func:`ctcscope._atomic.prepare_output_dir` (an existing
     non-ctcscope folder is refused; an earlier ctcscope folder needs ``overwrite``).
     """
+    if bam and read_length < 20:  # checked before the folder is made
+        raise InputError(f"read length {read_length} is too short; use e.g. 150 (as the study) or 100")
+    target = Path(out_dir)
+    fresh = not target.exists() or (target.is_dir() and not any(target.iterdir()))
+    out = prepare_output_dir(out_dir, overwrite=overwrite)
+    try:
+        return _write_simulation(sim, out, bam=bam, read_length=read_length, paired=paired, chr_prefix=chr_prefix,
+                                 workers=workers, quiet=quiet)
+    except BaseException:  # an error or Ctrl-C: nothing may look like a finished simulation
+        _undo(out, fresh)
+        raise
+
+
+#: What :func:`write_simulation` writes into its folder (removed again if it fails).
+SIM_FILES = ("run.json", "SIMULATED.txt", "samples.csv", "patients.yaml", "counts.tsv.gz", "counts.h5ad", "design.yaml")
+
+
+def _undo(out: Path, fresh: bool) -> None:
+    """Remove a failed simulation: the whole folder when this call made it, else its run.json."""
+    import shutil
+
+    from .._atomic import MARKER
+
+    (out / "run.json").unlink(missing_ok=True)
+    if not fresh:
+        return
+    for name in SIM_FILES + (MARKER,):
+        (out / name).unlink(missing_ok=True)
+    for d in ("bams", "truth"):
+        shutil.rmtree(out / d, ignore_errors=True)
+    for tmp in out.glob(".*.tmp-*"):
+        tmp.unlink(missing_ok=True)
+    try:
+        out.rmdir()
+    except OSError:
+        pass
+
+
+def _write_simulation(sim, out: Path, *, bam, read_length, paired, chr_prefix, workers, quiet) -> SimulationFiles:
     from .. import __version__
     from ..provenance import run_record
     from .bam import _safe, write_bams
 
-    out = prepare_output_dir(out_dir, overwrite=overwrite)
     _remove_stale(out)
     bams: dict[str, Path] = {}
     records = None
