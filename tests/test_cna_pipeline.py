@@ -106,13 +106,33 @@ def test_outputs_follow_the_data_model(simulated):
     for col in ("reads", "mapd", "usable_bins", "overdispersion", "n_segments", "ploidy", "mean_cn", "scale",
                 "ploidy_confidence", "ploidy_runner_up", "ploidy_runner_up_prob", "wgd", "wgd_probability",
                 "qc_pass", "qc_reason", "normal_like", "fga", "breakpoints", "wgii", "n_cn_states",
-                "max_amplification", "ploidy_group"):
+                "max_amplification", "ploidy_group", "ploidy_basis"):
         assert col in out.obs, col
     assert (out.obs.wgd == (out.obs.ploidy >= 4)).all()
     seg = out.uns["segments"]
     assert list(seg.columns) == ["sample_id", "chrom", "start", "end", "n_bins", "seg_mean", "cn"]
     assert set(seg.sample_id) <= set(out.obs_names)
     assert out.uns["cna"]["parameters"]["method"] == "pelt"
+
+
+def test_ploidy_basis_and_what_the_confidence_means(simulated):
+    """Controls are diploid by definition and flat cells assumed 2n: no posterior is reported
+    for them (it would be ~0 for a flat profile, which fits any ploidy); inferred ploidies
+    carry theirs, and are right when it is high."""
+    for sim, out in simulated:
+        o = out.obs
+        t = sim.truth.samples.set_index("sample_id").loc[out.obs_names]
+        ctrl = o.sample_type.isin(["wbc", "germline", "normal"]).to_numpy()
+        assert (o.ploidy_basis[ctrl] == "control: diploid by definition").all()
+        flat = o.normal_like.to_numpy() & ~ctrl
+        assert (o.ploidy_basis[flat] == "flat profile: assumed 2n").all()
+        assert o.ploidy_confidence[ctrl | flat].isna().all() and (o.ploidy[ctrl | flat] == 2).all()
+        inferred = o.ploidy_basis.isin(["read depth", "clone consensus"]).to_numpy()
+        assert (inferred == (~ctrl & ~flat & o.ploidy.notna().to_numpy())).all()
+        conf = o.ploidy_confidence[inferred]
+        assert conf.between(0, 1).all()
+        sure = inferred & (o.ploidy_confidence >= 0.99).to_numpy()
+        assert (o.ploidy[sure] == t.ploidy[sure]).mean() >= 0.95
 
 
 def test_same_input_same_output_and_workers_do_not_matter(hg19):
@@ -136,6 +156,7 @@ def test_real_euploid_human_cell_is_2n_and_flat(data_path, hg19):
     o = out.obs.iloc[0]
     assert o.ploidy == 2 and not o.wgd
     assert o.qc_pass and o.normal_like
+    assert o.ploidy_basis == "flat profile: assumed 2n" and np.isnan(o.ploidy_confidence)
     assert o.fga < 0.01
     assert o.mean_cn == pytest.approx(2.0, abs=0.02)
 

@@ -288,6 +288,46 @@ def _prepare_calls(res2, is_control, normal_like0, levels, wave, fixed) -> None:
 
 
 # ---------------------------------------------------------------- cohort-level parts
+#: What a sample's ploidy rests on (``obs['ploidy_basis']``), in the order they are checked.
+PLOIDY_BASES = ("control: diploid by definition", "flat profile: assumed 2n", "clone consensus", "read depth",
+                "no call")
+
+
+def ploidy_basis(results: list[dict], is_control: np.ndarray, flat: np.ndarray,
+                 by_clone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What each sample's ploidy rests on (``obs['ploidy_basis']``) and its ``ploidy_confidence``.
+
+    ``ploidy_confidence`` means one thing: the posterior probability of the reported ploidy
+    given the sample's read depth (and, for ``clone consensus``, its clone's consensus as a
+    prior).  It exists only where the ploidy is inferred; where it is not, it is NaN and the
+    basis says why — a flat profile fits any ploidy equally (a posterior of ~0.002 for 2n
+    there says nothing is wrong, only that read depth cannot tell).
+
+    * ``control: diploid by definition`` — leukocyte, germline and normal samples, called on
+      the 2n solution (confidence NaN: given, not inferred);
+    * ``flat profile: assumed 2n`` — nothing altered (segment test or an unaltered call):
+      called as the diploid cell it most probably is (confidence NaN: assumed);
+    * ``clone consensus`` — called with the consensus of its clone as a prior;
+    * ``read depth`` — called on its own read depth;
+    * ``no call`` — nothing could be called.
+    """
+    n = len(results)
+    basis = np.full(n, "read depth", dtype=object)
+    conf = np.full(n, np.nan)
+    for i, r in enumerate(results):
+        c = r["call"]
+        if c is None:
+            basis[i] = "no call"
+        elif is_control[i]:
+            basis[i] = "control: diploid by definition"
+        elif flat[i]:
+            basis[i] = "flat profile: assumed 2n"
+        else:
+            basis[i] = "clone consensus" if by_clone[i] else "read depth"
+            conf[i] = float(c.confidence)
+    return basis, conf
+
+
 def _focal_runs(mask: np.ndarray, chrom: np.ndarray, use: np.ndarray, max_bins: int) -> list[tuple[int, int]]:
     """Runs ``[a, b)`` of consecutive usable bins of one chromosome where ``mask`` holds
     (unusable bins inside a run are bridged), with at most ``max_bins`` usable bins."""
@@ -671,6 +711,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     # prior; a group whose members confidently differ otherwise (2n, 3n and 4n cells sharing
     # trunk events) mixes ploidies, and its consensus is not used
     used = []
+    by_clone = np.zeros(n, dtype=bool)
     for gname, gp in gprior.items():
         if not gp:
             continue
@@ -681,6 +722,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
             continue
         used.append(gname)
         redo = [i for i in mem if not res2[i]["is_control"]]
+        by_clone[redo] = True
         for i in redo:
             res2[i]["ploidy_prior"] = gp
         new = map_samples(_pass_call, [res2[i] for i in redo], bins=bins, params=P, quiet=True,
@@ -711,6 +753,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         res2[i]["is_control"] = True
         res3[i] = _pass_call(res2[i], bins, P)
     nl_final = nl0 | late
+    basis, conf = ploidy_basis(res3, is_control, nl_final, by_clone)
 
     # 7. assemble
     out = ad.AnnData(X=None, obs=adata.obs.copy(), var=adata.var.copy())
@@ -737,7 +780,8 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["ploidy"] = pd.array([c.ploidy if c else None for c in calls], dtype="Int64")
     o["mean_cn"] = [c.mean_cn if c else np.nan for c in calls]
     o["scale"] = [c.scale if c else np.nan for c in calls]
-    o["ploidy_confidence"] = [c.confidence if c else np.nan for c in calls]
+    o["ploidy_confidence"] = conf
+    o["ploidy_basis"] = pd.Categorical(basis, categories=list(PLOIDY_BASES))
     o["ploidy_runner_up"] = pd.array([c.runner_up if c else None for c in calls], dtype="Int64")
     o["ploidy_runner_up_prob"] = [c.runner_up_prob if c else np.nan for c in calls]
     o["wgd"] = [bool(c.wgd) if c else False for c in calls]

@@ -15,9 +15,9 @@ from .collect import NORMAL_TYPES, TUMOUR_TYPES, RunOutputs
 
 #: Columns of the QC table, in display order (those present are shown).
 QC_COLUMNS = ["patient", "sample_type", "phenotype", "pool_size", "reads", "mapd", "usable_bins",
-              "overdispersion", "n_segments", "ploidy", "ploidy_confidence", "qc_pass", "qc_reason",
+              "overdispersion", "n_segments", "ploidy", "ploidy_confidence", "ploidy_basis", "qc_pass", "qc_reason",
               "normal_like"]
-PLOIDY_COLUMNS = ["patient", "sample_type", "phenotype", "ploidy", "mean_cn", "ploidy_confidence",
+PLOIDY_COLUMNS = ["patient", "sample_type", "phenotype", "ploidy", "mean_cn", "ploidy_confidence", "ploidy_basis",
                   "ploidy_runner_up", "ploidy_runner_up_prob", "wgd", "wgd_probability", "fga",
                   "breakpoints", "wgii", "n_cn_states", "max_amplification", "clone"]
 
