@@ -278,3 +278,46 @@ def test_flat_fraction_and_normal_like():
     assert flat_fraction(seg.iloc[:3]) == 0.0
     nl = normal_like(np.array([0.0, 0.25, 0.03, 0.02]), np.array([True, False, False, True]))
     assert nl.tolist() == [True, False, True, True]  # the cut adapts to the noisiest control (0.02 + 0.01)
+
+
+def test_clone_focal_levels_gives_the_clone_level_only_to_members_that_agree():
+    """Four 5n cells of one clone share a 3-bin amplicon at 10 copies.  Measured alone, cell 0
+    reads 9.3 copies there (called 9) and cell 1's amplicon was not segmented (called 5, its
+    bins at ~10); cell 3 truly lacks it (5 copies).  The clone's median places the amplicon at
+    10: cells 0 and 1 take 10, cell 3 keeps 5, cell 2 (already 10) is untouched."""
+    from types import SimpleNamespace
+
+    from ctcscope.cna.pipeline import clone_focal_levels
+
+    nb = 40
+    bins = pd.DataFrame({"chrom": "1", "start": np.arange(nb) * 500_000, "end": (np.arange(nb) + 1) * 500_000,
+                         "use": True})
+    amp = slice(20, 23)
+    level = [9.3, 10.2, 10.0, 5.0]
+    called = [9.0, 5.0, 10.0, 5.0]
+    results, ratios = [], []
+    rng = np.random.default_rng(3)
+    for lv, c in zip(level, called):
+        copies = np.full(nb, 5.0)
+        copies[amp] = lv
+        ratio = copies * 0.2 * np.exp(rng.normal(0, 0.01, nb))
+        cn = np.full(nb, 5.0, np.float32)
+        seg = [("1", 0, 20, 5.0), ("1", 20, 23, c), ("1", 23, nb, 5.0)] if c != 5 else [("1", 0, nb, 5.0)]
+        segs = pd.DataFrame({"chrom": [s[0] for s in seg], "start": [s[1] * 500_000 for s in seg],
+                             "end": [s[2] * 500_000 for s in seg], "first_bin": [s[1] for s in seg],
+                             "end_bin": [s[2] for s in seg], "n_bins": [s[2] - s[1] for s in seg],
+                             "seg_mean": [float(ratio[s[1]:s[2]].mean()) for s in seg], "cn": [s[3] for s in seg]})
+        cn[amp] = c
+        results.append({"call": SimpleNamespace(ploidy=5, scale=0.2), "cn": cn, "segment": ratio.astype(np.float32),
+                        "segments": segs, "instability": {}})
+        ratios.append(ratio)
+    sd = np.full(4, 0.15)  # per-bin log-scale noise of each cell
+    n = clone_focal_levels(results, ratios, np.array(["g"] * 4, dtype=object), sd, bins, max_mb=3.0)
+    assert n == 2
+    for i, want in enumerate([10, 10, 10, 5]):
+        assert (results[i]["cn"][amp] == want).all(), i
+        assert (results[i]["cn"][:20] == 5).all() and (results[i]["cn"][23:] == 5).all()
+    s1 = results[1]["segments"]
+    assert list(s1.cn) == [5.0, 10.0, 5.0] and list(s1.first_bin) == [0, 20, 23] and s1.n_bins.sum() == nb
+    # a clone of fewer than three members lends nothing
+    assert clone_focal_levels(results[:2], ratios[:2], np.array(["g", "g"], dtype=object), sd[:2], bins) == 0
