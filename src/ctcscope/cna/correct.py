@@ -12,6 +12,8 @@ small integer counts), then smoothing those summaries with LOWESS.
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -293,7 +295,8 @@ def wave_profile(ratio: np.ndarray, level: np.ndarray, bins: pd.DataFrame, *, ba
 
 def shared_wave(ratios: np.ndarray, levels: np.ndarray, bins: pd.DataFrame, *, bandwidth_mb: float = 1.0,
                 min_samples: int = 8, max_loading: float = 3.0,
-                groups: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+                groups: np.ndarray | None = None, reliability: str = "split-half",
+                min_reliability: float = 0.0) -> tuple[np.ndarray | None, np.ndarray]:
     """The long-range undulation that the samples of one run share, and each sample's share of it.
 
     Single-cell WGA profiles of one run wander together: in three real 10x cells of one run
@@ -359,9 +362,25 @@ def shared_wave(ratios: np.ndarray, levels: np.ndarray, bins: pd.DataFrame, *, b
     inside = use & np.isfinite(w)
     if inside.sum() < 50:
         return None, np.zeros(n)
-    noise = float(np.nanmedian(spread[inside]) ** 2 * np.pi / (2 * V.shape[0]))
-    total = float(np.var(w[inside]))
-    keep = max(0.0, 1.0 - noise / total) if total > 0 else 0.0
+    if reliability == "split-half":
+        # how much of the median is shared signal: the medians of two halves of the votes agree
+        # only on what the run shares (smoothed residuals are correlated along the genome, so
+        # a per-bin sampling variance would understate the noise); Spearman-Brown gives the
+        # reliability of the median of all votes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            h1, h2 = np.nanmedian(V[0::2], axis=0), np.nanmedian(V[1::2], axis=0)
+        both = inside & np.isfinite(h1) & np.isfinite(h2)
+        r = float(np.corrcoef(h1[both], h2[both])[0, 1]) if both.sum() > 50 else 0.0
+        keep = 2 * r / (1 + r) if r > 0 else 0.0
+        if keep < min_reliability:
+            keep = 0.0
+    else:
+        noise = float(np.nanmedian(spread[inside]) ** 2 * np.pi / (2 * V.shape[0]))
+        total = float(np.var(w[inside]))
+        keep = max(0.0, 1.0 - noise / total) if total > 0 else 0.0
+    if os.environ.get("CTCSCOPE_DEBUG_WAVE"):
+        print("shared_wave keep", keep, file=sys.stderr)
     if keep <= 0:
         return None, np.zeros(n)
     w = np.where(inside, keep * (w - np.mean(w[inside])), 0.0)

@@ -66,6 +66,9 @@ PIPELINE_DEFAULTS = dict(
     shared_wave_min_samples=6,  # fewer samples (a clone counting once): no shared undulation is estimated
     shared_wave_bandwidth_mb=1.0,  # smoothing of the residuals along the genome
     shared_wave_grid_step=0.006,  # coarser scale grid of the first calls (speed)
+    shared_wave_reliability="split-half",
+    shared_wave_max_loading=3.0,  # a sample's share of the run's undulation is at most this
+    shared_wave_min_reliability=0.75,  # below this split-half reliability the run shares no clear undulation  # how much of the estimated shared wave is signal (or "sampling")
     clone_focal=True,  # clone-shared focal amplifications: level measured on the clone (clone_focal_levels)
 )
 
@@ -678,7 +681,9 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         # median over cells would take for run-level bias and divide out
         _, _, votes = _flat_and_groups(res2, obs, is_control, wave, fixed, bins, {**P, "group_prior": True})
         w, load = shared_wave(ratios, lev, bins, bandwidth_mb=P["shared_wave_bandwidth_mb"],
-                              min_samples=P["shared_wave_min_samples"], groups=votes)
+                              min_samples=P["shared_wave_min_samples"], groups=votes,
+                              reliability=P["shared_wave_reliability"], max_loading=P["shared_wave_max_loading"],
+                              min_reliability=P["shared_wave_min_reliability"])
         del pre, lev, ratios
         if w is not None:
             shared = (w, load)
