@@ -351,9 +351,16 @@ def _focal_runs(mask: np.ndarray, chrom: np.ndarray, use: np.ndarray, max_bins: 
     return out
 
 
-def _set_focal(r: dict, ratio: np.ndarray, a: int, b: int, k: float, bins: pd.DataFrame) -> None:
-    """Give bins ``[a, b)`` of one sample's call the copy number ``k`` as a segment of their own."""
+def _set_focal(r: dict, ratio: np.ndarray, a: int, b: int, k: float, bins: pd.DataFrame, max_bins: int) -> None:
+    """Give bins ``[a, b)`` of one sample's call the copy number ``k`` as a segment of their own.
+
+    A short gain the sample already called there (at most ``max_bins``) is the same amplicon
+    with its own edges: it takes ``k`` whole, rather than leaving slivers at its ends."""
     use = bins["use"].to_numpy(bool)
+    seg0 = r["segments"]
+    own = seg0[(seg0.end_bin > a) & (seg0.first_bin < b) & (seg0.n_bins <= max_bins) & (seg0.cn > r["call"].ploidy)]
+    if len(own):
+        a, b = min(a, int(own.first_bin.min())), max(b, int(own.end_bin.max()))
     starts, ends = bins["start"].to_numpy(np.int64), bins["end"].to_numpy(np.int64)
     rows = []
     for row in r["segments"].itertuples(index=False):
@@ -368,8 +375,8 @@ def _set_focal(r: dict, ratio: np.ndarray, a: int, b: int, k: float, bins: pd.Da
                 continue
             rows.append({**d, "first_bin": int(ok[0]), "end_bin": int(ok[-1]) + 1, "start": int(starts[ok[0]]),
                          "end": int(ends[ok[-1]]), "n_bins": int(ok.size), "seg_mean": float(ratio[ok].mean()), "cn": cn})
-    seg = pd.DataFrame(rows, columns=r["segments"].columns)
-    r["segments"] = seg.astype(r["segments"].dtypes.to_dict())
+    seg = pd.DataFrame(rows, columns=r["segments"].columns).astype(r["segments"].dtypes.to_dict())
+    r["segments"] = merge_equal(seg, np.where(use, ratio, np.nan), key="cn")
     sel = np.arange(a, b)[use[a:b]]
     r["cn"][sel] = k
     fin = sel[np.isfinite(ratio[sel])]
@@ -379,7 +386,8 @@ def _set_focal(r: dict, ratio: np.ndarray, a: int, b: int, k: float, bins: pd.Da
 
 
 def clone_focal_levels(results: list[dict], ratios: list, groups: np.ndarray, noise_sd: np.ndarray,
-                       bins: pd.DataFrame, *, max_mb: float = 3.0, extra: float = 3.0, z: float = 2.0) -> int:
+                       bins: pd.DataFrame, *, max_mb: float = 3.0, extra: float = 3.0, z: float = 2.0,
+                       min_z: float = 5.5, min_bins: int = 3) -> int:
     """High-level focal amplifications shared by a clone, measured on the clone and given to
     each member whose own data agree with it.
 
@@ -411,8 +419,19 @@ def clone_focal_levels(results: list[dict], ratios: list, groups: np.ndarray, no
             warnings.simplefilter("ignore", RuntimeWarning)  # bins unusable in every member
             C = np.nanmedian(X, axis=0)
         high = np.isfinite(C) & (C >= pl + extra)
+        # noise of the consensus itself (bin-to-bin, within chromosomes): an amplicon must
+        # stand out of it like a focal event of one cell (>= min_z standard errors), and span
+        # >= min_bins usable bins: the run's residual locus bias is shared by every member and
+        # does not average out in the consensus, and on 1-2 bins it misplaced the level by
+        # 1-2 copies (tuning cohorts)
+        ok = use & np.isfinite(C)
+        cu, chu = C[ok], chrom[ok]
+        d = np.diff(cu)[chu[1:] == chu[:-1]]
+        s_c = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0) if d.size > 10 else np.inf
         for a, b in _focal_runs(high, chrom, use, max_bins):
             sel = np.arange(a, b)[use[a:b]]
+            if sel.size < min_bins or not (np.nanmean(C[sel]) - pl) / (s_c / np.sqrt(sel.size)) >= min_z:
+                continue
             k = float(np.rint(np.nanmean(C[sel])))
             for j, i in enumerate(mem):
                 x = X[j, sel]
@@ -422,7 +441,7 @@ def clone_focal_levels(results: list[dict], ratios: list, groups: np.ndarray, no
                     continue
                 se = noise_sd[i] / np.sqrt(x.size)
                 if abs(np.log(x.mean()) - np.log(k)) <= z * se:
-                    _set_focal(results[i], np.asarray(ratios[i], np.float64), a, b, k, bins)
+                    _set_focal(results[i], np.asarray(ratios[i], np.float64), a, b, k, bins, max_bins)
                     changed += 1
     return changed
 
@@ -742,7 +761,9 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         ratios_all = [np.asarray(r["ratio"], np.float64) for r in res2]
         # per-bin noise SD on the natural-log scale, from MAPD (log2 neighbour differences)
         sd = np.array([r["mapd"] / (0.6744897501960817 * np.sqrt(2.0)) * np.log(2.0) if np.isfinite(r["mapd"]) else np.inf for r in res2])
-        clone_focal_levels(res3, ratios_all, np.where(cand, groups_all, ""), sd, bins, max_mb=P["focal_mb"])
+        n_focal = clone_focal_levels(res3, ratios_all, np.where(cand, groups_all, ""), sd, bins, max_mb=P["focal_mb"])
+    else:
+        n_focal = 0
 
     # profiles whose calls show nothing altered are normal-like too: the posterior puts most of
     # its mass on solutions with every segment at the base, or the call is 2n and (almost) flat;
@@ -819,5 +840,6 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
                            pd.DataFrame(columns=["sample_id", "chrom", "start", "end", "n_bins", "seg_mean", "cn"]))
     out.uns["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
                                 "shared_wave_sd": float(np.std(shared[0][bins["use"].to_numpy(bool)])) if shared else 0.0,
-                                "n_controls": int(is_control.sum()), "n_groups": int(len(gprior))})
+                                "n_controls": int(is_control.sum()), "n_groups": int(len(gprior)),
+                                "clone_focal_changes": int(n_focal)})
     return out
