@@ -19,6 +19,16 @@ import pandas as pd
 
 from ..errors import InputError
 
+
+def nan_median(x, **kwargs):
+    """``np.nanmedian`` without the "All-NaN slice" warning: a sample with no usable bin (no
+    reads) or a bin no sample covers is expected here, and its NaN result is handled."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        return np.nanmedian(x, **kwargs)
+
+
 #: Default parameters of the correction (recorded in ``uns['ctcscope']``).
 CORRECT_DEFAULTS = dict(n_strata=50, min_bins_per_stratum=20, lowess_frac=0.2, mappability=True,
                         outlier_sd=6.0)
@@ -239,7 +249,7 @@ def apply_panel_of_normals(ratio: np.ndarray, pon: np.ndarray | None, *, floor: 
     r = np.asarray(ratio, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = r / np.where(np.isfinite(pon) & (pon >= floor), pon, np.nan)
-        med = np.nanmedian(out, axis=-1, keepdims=True)
+        med = nan_median(out, axis=-1, keepdims=True)
         return out / np.where(med > 0, med, np.nan)
 
 

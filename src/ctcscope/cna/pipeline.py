@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..genome.builtin import usable_bins
 from ..genome.names import AUTOSOMES, canonical_chroms
 from ..parallel import map_samples
-from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, outlier_bins,
+from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, nan_median, outlier_bins,
                       shared_wave, smooth_by_chrom)
 from .instability import instability
 from .noise import NoiseModel, WaveModel, estimate_noise, estimate_waviness, mapd
@@ -128,7 +128,7 @@ def _pass_segment(item: tuple, bins: pd.DataFrame, pon: np.ndarray | None, param
     if divisor is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             r = r / divisor
-            r = r / np.nanmedian(r)
+            r = r / nan_median(r)
     if not np.isfinite(r).any():
         return {"ratio": r, "segments": None, "noise": NoiseModel(1.0, 0.05), "mapd": float("nan"), "wave": None}
     noise = estimate_noise(counts, r, chrom)
@@ -489,7 +489,7 @@ def window_profiles(ratios: np.ndarray, bins: pd.DataFrame, window_mb: float = 5
         cnt[j] = np.bincount(wid, weights=ok[j].astype(float), minlength=nw)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(cnt >= max(1, W // 2), sums / np.maximum(cnt, 1), np.nan)
-        med = np.nanmedian(mean, axis=1, keepdims=True)
+        med = nan_median(mean, axis=1, keepdims=True)
         return np.log2(np.maximum(mean / med, 0.05))
 
 
