@@ -249,19 +249,31 @@ def test_unknown_parameter_is_refused(hg19):
 
 
 def test_an_empty_cell_fails_qc_without_crashing(hg19):
-    import warnings
-
     a = _tiny(hg19, n=3)
     a.layers["counts"][1] = 0
-    with warnings.catch_warnings():
-        # an empty cell is expected input: no "All-NaN slice" warnings leak out of the engine
-        warnings.simplefilter("error", RuntimeWarning)
-        out = call_copy_number(a, workers=1, quiet=True)
+    out = call_copy_number(a, workers=1, quiet=True)
     o = out.obs.loc["c1"]
     assert o.ploidy_basis == "no call"
     assert not o.qc_pass and "reads" in o.qc_reason
     assert pd.isna(o.ploidy)
     assert np.isnan(out.layers["cn"][1]).all()
+
+
+def test_an_empty_cell_in_a_run_with_controls_raises_no_numpy_warnings(hg19):
+    """An empty cell is expected input: the panel of normals, the shared wave and the clone
+    steps meet its all-NaN ratio without "All-NaN slice" RuntimeWarnings leaking out."""
+    import warnings
+
+    from ctcscope.simulate import random_design, simulate_cohort
+
+    sim = simulate_cohort(random_design(12, seed=55, n_patients=1), hg19, seed=55)
+    a = sim.adata.copy()
+    a.layers["counts"] = np.asarray(a.layers["counts"]).copy()
+    a.layers["counts"][0] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = call_copy_number(a, workers=1, quiet=True)
+    assert out.obs.ploidy_basis.iloc[0] == "no call" and out.obs.ploidy.iloc[1:].notna().all()
 
 
 def test_dask_cluster_gives_the_same_calls(hg19):
