@@ -10,14 +10,18 @@ Dask); the few cohort-level parts sit between the passes:
    fewer than ``pon_min_samples`` controls, of all samples, each with its own copy-number
    segments divided out), since WGA locus bias is shared by every cell of a run;
 3. per sample: panel correction, the noise model, segmentation, outlier bins;
-4. run: long-range waviness, measured on the diploid controls (or on all samples);
+4. run: long-range waviness, measured on the diploid controls (or on all samples); then the
+   undulation the run's samples share (:func:`ctcscope.cna.correct.shared_wave`, from the
+   residuals of a first call), divided out where it is reliable, and steps 3-4 again;
 5. run: groups of cells with near-identical relative profiles (one clone) and the ploidy
    posterior of each group's consensus (median) profile, where one cell's own evidence
    is weak but the clone's is not;
 6. per sample: the ploidy posterior, absolute copy number, instability measures; members of
    a group whose confident calls agree up to doubling are called again with the group's
    consensus as a prior (a group whose members confidently differ otherwise mixes ploidies
-   and its consensus is not used);
+   and its consensus is not used); high-level focal amplifications a clone shares get the
+   level measured on the clone in members whose own data agree (:func:`clone_focal_levels`);
+   what each ploidy rests on (:func:`ploidy_basis`);
 7. run: QC verdicts and normal-like (flat) profiles relative to the controls.
 """
 from __future__ import annotations
