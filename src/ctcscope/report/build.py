@@ -353,6 +353,14 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
                                "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
             groups_s = None
+        no_groups = (res.driver_groups is not None and len(res.driver_groups) == 0) or groups_t is None
+        if no_groups:
+            # nothing to compare: one sentence instead of empty tables and a placeholder figure
+            groups_t = groups_s = None
+            out["imgs"] = [i for i in imgs if i["name"] != "drivers_groups"]
+            out["groups_note"] = ("No comparison between drug groups at resistance: it needs the drug at "
+                                  "resistance of at least two patients (the patient sheet's treatment lines) "
+                                  "and driver events in their QC-passed tumour samples.")
         out.update(
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
             heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,

@@ -223,9 +223,14 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
         d["pw"] = d["pathway"].astype(str)
     else:
         d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
-    grp = "treatment_group" if "treatment_group" in d else "patient"
-    samples = (d[["sample_id", "patient", grp]].drop_duplicates("sample_id")
-               .sort_values([grp, "patient", "sample_id"]))
+    grp = "patient"
+    if "treatment_group" in d:
+        tg = d["treatment_group"].astype("string").str.strip().replace({"": pd.NA, "nan": pd.NA, "None": pd.NA})
+        if tg.notna().any():  # no drug at resistance anywhere: group by patient, never under a "nan" title
+            grp = "treatment_group"
+            d["treatment_group"] = tg.fillna("no drug group").astype(str)
+    keys = list(dict.fromkeys([grp, "patient", "sample_id"]))
+    samples = d[keys].drop_duplicates("sample_id").sort_values(keys)
     if len(samples) > max_samples:
         return None
     genes = d[["gene", "pw"]].drop_duplicates("gene")

@@ -1,0 +1,81 @@
+"""What a tumour-board reader meets in the report of a run whose patient sheet has no treatment
+lines (the simulator's default): no "nan" group, no empty comparison tables, no finding called
+actionable without an option, no sentence said twice.  Found by reading a simulated BAM run's
+report.html in headless Chromium."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ctcscope.genome import load_genome
+from ctcscope.report.figures import fig_driver_heatmap
+from ctcscope.report.resistance_view import patient_views
+from ctcscope.resistance.patients import patients_from_records
+from ctcscope.resistance.stage import run_resistance_stage
+
+from test_resistance_actionable import _read, _tables
+
+
+@pytest.fixture(scope="module")
+def hg19():
+    return load_genome("hg19", 500_000)
+
+
+def _drivers(groups):
+    rows = []
+    for i, g in enumerate(groups):
+        for gene, state in (("MYC", "amp"), ("PTEN", "loss")):
+            rows.append({"sample_id": f"S{i}", "patient": f"P{i % 2}", "treatment_group": g, "gene": gene,
+                         "state": state, "pathway": "MYC" if gene == "MYC" else "PI3K"})
+    return pd.DataFrame(rows)
+
+
+def test_driver_heatmap_without_drug_groups_is_grouped_by_patient_not_nan():
+    fig = fig_driver_heatmap(_drivers([np.nan] * 4), None)
+    assert "grouped by patient" in fig["layout"]["title"]["text"]
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert titles == ["P0", "P1"] and "nan" not in json.dumps(fig)
+    # with drug groups for some patients only, the others are named, not "nan"
+    fig = fig_driver_heatmap(_drivers(["crizotinib", np.nan, "crizotinib", np.nan]), None)
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert "grouped by treatment group" in fig["layout"]["title"]["text"]
+    assert titles == ["crizotinib", "no drug group"]
+
+
+def test_focal_myc_amplification_without_option_reads_consistently(hg19, tmp_path):
+    myc = [("8", (127_500_000, 130_000_000), 10.0)]
+    genes, cells = _tables(hg19, "PM", [myc] * 4)
+    r = _read({"id": "PM"}, genes, cells)
+    d = next(d for d in r.detected if d.mechanism.id == "myc_amplification")
+    assert d.role == "actionable"
+    assert not [o for o in r.options if "myc_amplification" in (o.get("mechanisms") or ())]
+    text = r.summary["text"]
+    assert "(no option in the knowledge base)" in text
+    assert r.summary["headline"].startswith("No targeted option has supporting evidence")
+    assert text.count("No targeted option has supporting evidence") == 1
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".ctcscope").touch()
+    res = run_resistance_stage(patients_from_records([{"id": "PM"}]), out, genes=genes, cells=cells)
+    view = patient_views(res["document"])[0]
+    mm = next(m for m in view["mechanisms"] if m["id"] == "myc_amplification")
+    assert mm["role_label"] == "actionable finding: no option in the knowledge base"
+
+
+def test_no_drug_groups_gives_one_sentence_not_empty_tables_and_a_placeholder(tmp_path):
+    from ctcscope.report import build_report
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=12, n_patients=2, steps=("cna", "drivers"))
+    # the drivers step's files when no patient has a drug at resistance: empty comparison tables
+    for name in ("driver_groups.tsv", "driver_groups_summary.tsv"):
+        cols = pd.read_csv(out / name, sep="\t", nrows=0).columns
+        pd.DataFrame(columns=cols).to_csv(out / name, sep="\t", index=False)
+    html = build_report(out).read_text()
+    sec = html[html.index('id="drivers"'):html.index('id="resistance"')]
+    assert "No comparison between drug groups at resistance" in sec
+    assert "driver_groups.tsv" not in sec and "drivers_groups.png" not in sec
