@@ -43,6 +43,9 @@ def test_driver_heatmap_without_drug_groups_is_grouped_by_patient_not_nan():
     titles = [a["text"] for a in fig["layout"]["annotations"]]
     assert "grouped by treatment group" in fig["layout"]["title"]["text"]
     assert titles == ["crizotinib", "no drug group"]
+    # a count matrix run without a sample sheet has no patient at all
+    fig = fig_driver_heatmap(_drivers([np.nan] * 2).assign(patient=np.nan), None)
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["no patient"] and "nan" not in json.dumps(fig)
 
 
 def test_focal_myc_amplification_without_option_reads_consistently(hg19, tmp_path):

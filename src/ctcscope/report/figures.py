@@ -223,6 +223,8 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
         d["pw"] = d["pathway"].astype(str)
     else:
         d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
+    # count matrices without a sample sheet have no patient: name it as the profile picker does
+    d["patient"] = d["patient"].astype("string").fillna("no patient").astype(str) if "patient" in d else "no patient"
     grp = "patient"
     if "treatment_group" in d:
         tg = d["treatment_group"].astype("string").str.strip().replace({"": pd.NA, "nan": pd.NA, "None": pd.NA})
