@@ -82,3 +82,17 @@ def test_no_drug_groups_gives_one_sentence_not_empty_tables_and_a_placeholder(tm
     sec = html[html.index('id="drivers"'):html.index('id="resistance"')]
     assert "No comparison between drug groups at resistance" in sec
     assert "driver_groups.tsv" not in sec and "drivers_groups.png" not in sec
+
+
+def test_ploidy_and_instability_counts_leave_normal_like_cells_out_as_the_other_steps_do():
+    from ctcscope.report.summaries import instability_by_patient, ploidy_counts
+
+    obs = pd.DataFrame({
+        "patient": ["P2"] * 5, "sample_type": ["ctc", "ctc", "ctc", "ctc", "wbc"],
+        "qc_pass": [True, True, True, False, True], "normal_like": [False, False, True, False, True],
+        "ploidy": [4, 4, 2, 4, 2], "wgd": [True, True, False, True, False],
+        "fga": [0.2, 0.4, 0.0, 0.3, 0.0]}, index=[f"S{i}" for i in range(5)])
+    pc = ploidy_counts(obs)
+    assert pc[["ploidy", "n"]].values.tolist() == [[4, 2]] and pc["percent"].tolist() == [100.0]
+    inst = instability_by_patient(obs)
+    assert inst["n"].tolist() == [2] and inst["fga"].tolist() == [0.3] and inst["wgd_fraction"].tolist() == [1.0]

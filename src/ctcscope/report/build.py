@@ -280,7 +280,7 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
     pc = S.ploidy_counts(res.obs)
     return dict(sec, ran=True,
                 fig_bars=m.figure("ploidy_bars", F.fig_ploidy_bars(pc),
-                                  "QC-passed tumour samples at each base ploidy; 4n and above count as whole-genome "
+                                  "QC-passed tumour samples (normal-like excluded) at each base ploidy; 4n and above count as whole-genome "
                                   "doubling (the study's Fig. 2c)."),
                 fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs),
                                    "Red: WGD, blue: no WGD, grey: normal controls; dotted line at 3.5 copies. "
@@ -288,10 +288,10 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
                 fig_fga=m.figure("instability", F.fig_instability(res.obs),
                                  "Fraction of the usable genome whose integer copy number differs from the "
                                  "sample's ploidy, tumour samples."),
-                counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples)",
+                counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples, normal-like excluded)",
                                derived=True),
                 inst=m.table("instability_by_patient", S.instability_by_patient(res.obs),
-                             "Median instability per patient (QC-passed tumour samples)", derived=True),
+                             "Median instability per patient (QC-passed tumour samples, normal-like excluded)", derived=True),
                 table=m.table("ploidy", S.ploidy_table(res.obs), "Ploidy, WGD and instability per sample",
                               source="cells.tsv"))
 

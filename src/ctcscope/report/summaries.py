@@ -32,6 +32,16 @@ def _passed(obs: pd.DataFrame) -> pd.Series:
     return obs["qc_pass"].fillna(False).astype(bool)
 
 
+def _tumour_cells(obs: pd.DataFrame) -> pd.Series:
+    """QC-passed tumour samples without a normal-like (flat) profile: the samples the clustering,
+    drivers and resistance steps read, so the ploidy and instability counts agree with theirs
+    (the study left its normal-like "CTCs" out of the tumour analyses)."""
+    ok = _tumour(obs) & _passed(obs)
+    if "normal_like" in obs:
+        ok &= ~obs["normal_like"].fillna(False).astype(bool)
+    return ok
+
+
 def run_summary(res: RunOutputs) -> dict:
     """Headline counts for the first screen."""
     s: dict = {"n_samples": res.n_samples, "genome": res.genome}
@@ -52,7 +62,7 @@ def run_summary(res: RunOutputs) -> dict:
     if "normal_like" in obs:
         s["n_normal_like_tumour"] = int((obs["normal_like"].fillna(False).astype(bool) & tum).sum())
     if "ploidy" in obs:
-        ok = tum & _passed(obs)
+        ok = _tumour_cells(obs)
         s["ploidy_counts"] = obs.loc[ok, "ploidy"].dropna().astype(int).value_counts().sort_index().to_dict()
         if "wgd" in obs:
             s["n_wgd"] = int((obs.loc[ok, "wgd"].fillna(False).astype(bool)).sum())
@@ -117,8 +127,9 @@ def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
 
 
 def ploidy_counts(obs: pd.DataFrame) -> pd.DataFrame:
-    """Number of QC-passed tumour samples at each base ploidy per patient, with WGD (Fig. 2c)."""
-    ok = _tumour(obs) & _passed(obs) & obs.get("ploidy", pd.Series(np.nan, index=obs.index)).notna()
+    """Number of QC-passed tumour samples (normal-like excluded) at each base ploidy per patient,
+    with WGD (Fig. 2c)."""
+    ok = _tumour_cells(obs) & obs.get("ploidy", pd.Series(np.nan, index=obs.index)).notna()
     t = obs.loc[ok, ["patient", "ploidy"]].copy()
     t["ploidy"] = t["ploidy"].astype(int)
     c = t.groupby(["patient", "ploidy"]).size().rename("n").reset_index()
@@ -137,8 +148,8 @@ def ploidy_table(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def instability_by_patient(obs: pd.DataFrame) -> pd.DataFrame:
-    """Median instability metrics of QC-passed tumour samples per patient."""
-    ok = _tumour(obs) & _passed(obs)
+    """Median instability metrics of QC-passed tumour samples per patient (normal-like excluded)."""
+    ok = _tumour_cells(obs)
     cols = [c for c in ("fga", "breakpoints", "wgii", "n_cn_states", "max_amplification") if c in obs]
     if not cols:
         return pd.DataFrame(columns=["patient", "n"])
