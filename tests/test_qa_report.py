@@ -96,3 +96,20 @@ def test_ploidy_and_instability_counts_leave_normal_like_cells_out_as_the_other_
     assert pc[["ploidy", "n"]].values.tolist() == [[4, 2]] and pc["percent"].tolist() == [100.0]
     inst = instability_by_patient(obs)
     assert inst["n"].tolist() == [2] and inst["fga"].tolist() == [0.3] and inst["wgd_fraction"].tolist() == [1.0]
+
+
+def test_hoverable_clustering_heatmap_is_autosomal_as_the_clustering(tmp_path):
+    """A male X sits at log2(1/2) and read as a loss of chrX in every cell of a male patient."""
+    from ctcscope.report.collect import collect_outputs
+    from ctcscope.report.profiles import cohort_matrix
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=8, n_patients=2, steps=("cna",))
+    res = collect_outputs(out)
+    ids = list(res.obs.index[:6])
+    assert {"X"} & set(res.store.var["chrom"].astype(str))          # the run has chrX bins
+    mat = cohort_matrix(res, ids)
+    assert [c for c, _ in mat["chroms"]][-1] == "22" and not {"X", "Y"} & {c for c, _ in mat["chroms"]}
+    full = cohort_matrix(res, ids, sex_chromosomes=True)
+    assert "X" in {c for c, _ in full["chroms"]} and full["n_cols"] > mat["n_cols"]

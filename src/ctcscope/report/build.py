@@ -313,7 +313,7 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
         if "clone" in clusters:
             obs["clone"] = clusters.set_index(clusters["sample_id"].astype(str))["clone"].reindex(obs.index)
         fig = m.figure("cohort_heatmap", F.fig_cohort_heatmap(cohort_matrix(res, order), obs),
-                       "The same clustering drawn from the copy-number layer: hover a row for the sample, "
+                       "The same clustering drawn from the copy-number layer (autosomes, as clustered): hover a row for the sample, "
                        "zoom with the mouse, filter by patient.", static=False)
     return dict(sec, ran=True, heat=heat, fig=fig,
                 clusters=m.table("clusters", clusters, "Clone of each clustered sample", source="clusters.tsv"),
