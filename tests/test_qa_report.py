@@ -113,3 +113,16 @@ def test_hoverable_clustering_heatmap_is_autosomal_as_the_clustering(tmp_path):
     assert [c for c, _ in mat["chroms"]][-1] == "22" and not {"X", "Y"} & {c for c, _ in mat["chroms"]}
     full = cohort_matrix(res, ids, sex_chromosomes=True)
     assert "X" in {c for c, _ in full["chroms"]} and full["n_cols"] > mat["n_cols"]
+
+
+def test_qc_failures_are_counted_by_reason_not_by_each_sample_value():
+    from ctcscope.report.summaries import qc_reasons
+
+    obs = pd.DataFrame({"qc_reason": [
+        "reads 0 < 50000; MAPD not computable; usable bins 0 < 80% of 5324; ploidy could not be called",
+        "reads 12371 < 50000; MAPD 0.79 > 0.45", "MAPD 0.5 > 0.45", "", np.nan,
+        "91 segments (> 15 per 100 Mb): hyper-segmented", "120 segments (> 15 per 100 Mb): hyper-segmented"]})
+    got = dict(zip(*qc_reasons(obs).T.values))
+    assert got == {"reads < 50000": 2, "MAPD > 0.45": 2, "MAPD not computable": 1,
+                   "usable bins < 80% of 5324": 1, "ploidy could not be called": 1,
+                   "segments (> 15 per 100 Mb): hyper-segmented": 2}

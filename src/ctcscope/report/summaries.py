@@ -88,8 +88,11 @@ def qc_reasons(obs: pd.DataFrame) -> pd.DataFrame:
     """How many samples failed for each reason (reasons are ``;``-joined in ``qc_reason``)."""
     if "qc_reason" not in obs:
         return pd.DataFrame(columns=["reason", "n_samples"])
-    r = obs["qc_reason"].astype(str).str.split(";").explode().str.strip()
-    r = r[r != ""]
+    r = obs["qc_reason"].fillna("").astype(str).str.split(";").explode().str.strip()
+    r = r[(r != "") & (r != "nan")]
+    # "reads 12371 < 50000" and "reads 0 < 50000" are one reason: drop the sample's own value
+    r = r.str.replace(r"^(\D+?)\s+-?[\d.]+(?:e[-+]?\d+)?\s*(?=[<>≤≥])", r"\1 ", regex=True)
+    r = r.str.replace(r"^\d+ segments \(", "segments (", regex=True)
     return r.value_counts().rename_axis("reason").reset_index(name="n_samples")
 
 
