@@ -126,3 +126,21 @@ def test_qc_failures_are_counted_by_reason_not_by_each_sample_value():
     assert got == {"reads < 50000": 2, "MAPD > 0.45": 2, "MAPD not computable": 1,
                    "usable bins < 80% of 5324": 1, "ploidy could not be called": 1,
                    "segments (> 15 per 100 Mb): hyper-segmented": 2}
+
+
+def test_user_catalogue_gene_missing_from_the_build_is_named_not_dropped_silently(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcscope.cli import app
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=6, n_patients=1, steps=("cna",))
+    cat = tmp_path / "mine.tsv"
+    cat.write_text("gene\trole\tpathway\nMYC\toncogene\tMYC\nPTEN\ttumour suppressor\tPI3K\nMYCC1\toncogene\tMYC\n")
+    r = CliRunner().invoke(app, ["drivers", str(out), "--catalogue", str(cat), "--catalogue-mode", "replace"])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "1 gene(s) of your catalogue are not in the hg19 gene table and were left out: MYCC1" in text
+    steps = json.loads((out / "run.json").read_text())["steps"]
+    assert steps["drivers"]["parameters"]["user_catalogue_genes_not_in_genome"] == ["MYCC1"]

@@ -169,7 +169,7 @@ def run_pipeline(
             from .drivers import run_drivers_stage
 
             t = time.perf_counter()
-            adata = run_drivers_stage(adata, genome, out, catalogue=catalogue if catalogue is not None else None,
+            adata = run_drivers_stage(adata, genome, out, catalogue=opts.catalogue,  # checked above; the path goes to run.json
                                       catalogue_mode=opts.catalogue_mode, write_run=False)
             steps["drivers"] = dict(adata.uns["drivers"]["run"], seconds=round(time.perf_counter() - t, 3))
 

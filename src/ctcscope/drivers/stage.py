@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Mapping
 
@@ -153,6 +154,17 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         raise InputError(f"genome {genome.build} has no gene table; use a built-in build or give genes with the genome")
     cat_genes = cat.select_genes(genome.genes)
     unmatched = sorted(set(cat.genes) - set(cat_genes["catalogue_gene"]))
+    # a user's catalogue gene that the build's gene table lacks (a typo, an old symbol) would
+    # otherwise vanish without a word
+    user_unmatched: list[str] = []
+    if catalogue is not None and not isinstance(catalogue, Catalogue):
+        user_unmatched = sorted(set(unmatched) & set(load_catalogue(catalogue, "replace").genes))
+        if user_unmatched:
+            shown = ", ".join(user_unmatched[:10]) + (f" and {len(user_unmatched) - 10} more"
+                                                      if len(user_unmatched) > 10 else "")
+            logging.getLogger("ctcscope").warning(
+                "%d gene(s) of your catalogue are not in the %s gene table and were left out: %s "
+                "(check the symbols, or add the current symbol as an alias)", len(user_unmatched), genome.build, shown)
     genes = genome.genes if all_genes else cat_genes
     t = thresholds or CallThresholds()
     if patients is not None:
@@ -212,6 +224,7 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         "catalogue": str(catalogue) if catalogue is not None and not isinstance(catalogue, Catalogue) else None,
         "catalogue_mode": catalogue_mode, "catalogue_version": cat.version, "catalogue_genes": len(cat),
         "catalogue_genes_not_in_genome": unmatched,
+        "user_catalogue_genes_not_in_genome": user_unmatched,
         "group_by": group_by if isinstance(group_by, str) or group_by is None else "mapping",
         "ambiguous": ambiguous, "members": members, "amp_ratio": t.amp_ratio, "amp_extra": t.amp_extra, "min_bins": t.min_bins,
         "breakpoint_margin": t.breakpoint_margin, "all_genes": all_genes, "genome": genome.build,
