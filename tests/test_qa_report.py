@@ -144,3 +144,19 @@ def test_user_catalogue_gene_missing_from_the_build_is_named_not_dropped_silentl
     assert "1 gene(s) of your catalogue are not in the hg19 gene table and were left out: MYCC1" in text
     steps = json.loads((out / "run.json").read_text())["steps"]
     assert steps["drivers"]["parameters"]["user_catalogue_genes_not_in_genome"] == ["MYCC1"]
+
+
+def test_qc_section_states_the_rules_the_copy_number_step_applies(tmp_path):
+    """The text named over-dispersion, which is no QC rule, and none of the limits."""
+    from ctcscope.cna.qc import QC_DEFAULTS
+    from ctcscope.report import build_report
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=6, n_patients=1, steps=("cna",))
+    html = build_report(out).read_text()
+    sec = html[html.index('id="qc"'):html.index('id="phenotypes"')]
+    intro = sec[:sec.index("</p>")]
+    assert "over-dispersion" not in intro
+    assert f"fewer than {QC_DEFAULTS['min_reads']:,} reads" in intro and f"MAPD above {QC_DEFAULTS['max_mapd']:g}" in intro
+    assert "segments per 100 Mb" in intro

@@ -220,7 +220,12 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
         return dict(sec, ran=False, notrun=_notrun("copy number (QC)", "ctcscope run"))
     qc = S.qc_table(res.obs)
     reasons = S.qc_reasons(res.obs)
-    return dict(sec, ran=True, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
+    from ..cna.qc import QC_DEFAULTS as Q   # the rules the copy-number step applies (reading only)
+
+    rules = (f"fewer than {Q['min_reads']:,} reads in usable bins; MAPD above {Q['max_mapd']:g}; fewer than "
+             f"{Q['min_usable_fraction']:.0%} of the genome's usable bins with reads; more than "
+             f"{Q['max_segments_per_100mb']:g} segments per 100 Mb (hyper-segmented); no callable ploidy")
+    return dict(sec, ran=True, rules=rules, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
                 if "qc_pass" in res.obs else None,
                 fig=m.figure("qc_scatter", F.fig_qc_scatter(qc)),
                 reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True),
