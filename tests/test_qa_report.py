@@ -160,3 +160,5 @@ def test_qc_section_states_the_rules_the_copy_number_step_applies(tmp_path):
     assert "over-dispersion" not in intro
     assert f"fewer than {QC_DEFAULTS['min_reads']:,} reads" in intro and f"MAPD above {QC_DEFAULTS['max_mapd']:g}" in intro
     assert "segments per 100 Mb" in intro
+    # a step that did not run is named with a command that works as written
+    assert "ctcscope resist PATIENTS.yaml --out DIR" in html and "ctcscope resist</" not in html

@@ -201,8 +201,8 @@ def _section_summary(res: RunOutputs, m: _Model, simulated: bool) -> dict:
         ("copy number", res.has("cohort.h5ad") or res.has("cells.tsv"), "ctcscope run"),
         ("cohort clustering", res.has("clusters.tsv"), "ctcscope cluster DIR"),
         ("drivers", res.has("drivers.tsv"), "ctcscope drivers DIR"),
-        ("phenotypes (FCS)", res.has("phenotypes.tsv"), "ctcscope phenotype"),
-        ("resistance", res.has("resistance.json"), "ctcscope resist"),
+        ("phenotypes (FCS)", res.has("phenotypes.tsv"), "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"),
+        ("resistance", res.has("resistance.json"), "ctcscope resist PATIENTS.yaml --out DIR"),
     ]
     bt = None
     if res.obs is not None:
@@ -240,7 +240,7 @@ def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
-        return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs ... --gating ..."))
+        return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"))
     linked = res.phenotypes
     return dict(sec, ran=True, fcs=res.phenotype_summary is not None or res.phenotypes is not None,
                 fig=m.figure("phenotypes", F.fig_phenotypes(counts)),
@@ -382,7 +382,7 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
 def _section_resistance(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "resistance", "title": "Resistance per patient"}
     if res.resistance is None:
-        return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist"))
+        return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist PATIENTS.yaml --out DIR"))
     views = patient_views(res.resistance)
     flat = flat_tables(views)
     tables = [m.table(k, v if len(v) else None, k.replace("_", " ").capitalize(), derived=True)
