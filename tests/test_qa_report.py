@@ -162,3 +162,23 @@ def test_qc_section_states_the_rules_the_copy_number_step_applies(tmp_path):
     assert "segments per 100 Mb" in intro
     # a step that did not run is named with a command that works as written
     assert "ctcscope resist PATIENTS.yaml --out DIR" in html and "ctcscope resist</" not in html
+
+
+def test_drivers_figures_without_drug_groups_have_no_blank_group_track_or_empty_comparison(tmp_path):
+    import anndata as ad
+
+    from ctcscope.drivers import run_drivers_stage
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=8, n_patients=2, steps=("cna",))
+    a = ad.read_h5ad(out / "cohort.h5ad")
+    a.obs["treatment_group"] = ""          # a patient sheet without treatment lines
+    (out / "figures").mkdir(exist_ok=True)
+    (out / "figures" / "drivers_groups.png").write_bytes(b"an earlier run's comparison")
+    run_drivers_stage(a, None, out, write_run=False)
+    mat = json.loads((out / "figures" / "drivers.json").read_text())
+    assert not any(str(c.get("group") or "") for c in mat["columns"])
+    assert (out / "figures" / "drivers.png").exists()
+    assert not (out / "figures" / "drivers_groups.png").exists()     # no empty or stale comparison figure
+    assert (out / "driver_groups.tsv").exists()                      # the (empty) contract table stays

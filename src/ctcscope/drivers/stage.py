@@ -211,14 +211,22 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
                                     "recurrence", "genes_h5ad")]
     if groups is not None:
         written += [OUTPUTS["groups"], OUTPUTS["groups_summary"]]
+    # no patient with a drug group (e.g. a patient sheet without treatment lines): the tables
+    # say so by being empty; the figures get no blank "Group" track and no empty comparison
+    any_group = do_groups and (not isinstance(group_by, str) or (
+        group_by in obs and obs[group_by].astype(object).fillna("").astype(str).str.strip()
+        .replace({"nan": "", "None": ""}).ne("").any()))
     if figures:
-        mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if do_groups else None)
+        mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if any_group else None)
         _atomic.write_json(out_dir / OUTPUTS["heatmap_json"], mat)
         save_figure(plot_driver_heatmap(mat), out_dir / OUTPUTS["heatmap"])
         written += [OUTPUTS["heatmap_json"], OUTPUTS["heatmap"] + ".png", OUTPUTS["heatmap"] + ".svg"]
-        if groups is not None:
+        if groups is not None and any_group:
             save_figure(plot_group_comparison(groups, summary), out_dir / OUTPUTS["groups_figure"])
             written += [OUTPUTS["groups_figure"] + ".png", OUTPUTS["groups_figure"] + ".svg"]
+        else:  # an earlier run's comparison would otherwise stay next to tables that no longer match it
+            for ext in (".png", ".svg"):
+                (out_dir / (OUTPUTS["groups_figure"] + ext)).unlink(missing_ok=True)
 
     params = {
         "catalogue": str(catalogue) if catalogue is not None and not isinstance(catalogue, Catalogue) else None,
