@@ -182,3 +182,4 @@ def test_drivers_figures_without_drug_groups_have_no_blank_group_track_or_empty_
     assert (out / "figures" / "drivers.png").exists()
     assert not (out / "figures" / "drivers_groups.png").exists()     # no empty or stale comparison figure
     assert (out / "driver_groups.tsv").exists()                      # the (empty) contract table stays
+

@@ -66,3 +66,13 @@ def test_the_run_is_not_trivial(runs):
     assert [p["patient"] for p in doc["patients"]] == ["P1", "P2"]
     # inputs from the output folder are named relative to it (the document does not depend on the folder)
     assert {f["path"] for f in doc["run"]["inputs"]} >= {"drivers.tsv", "cells.tsv"}
+
+
+def test_every_step_of_the_run_has_its_provenance_block(runs):
+    """The report's methods listed "cluster —" with no command or time: its run.json block was bare."""
+    import json
+
+    steps = json.loads((Path(runs[1]) / "run.json").read_text())["steps"]
+    assert {"copy_number", "cluster", "drivers", "resistance"} <= set(steps)
+    for name, block in steps.items():
+        assert block.get("command") and block.get("started") and block.get("versions"), name

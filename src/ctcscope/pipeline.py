@@ -35,6 +35,7 @@ from .errors import InputError
 from .genome import Genome
 from .io.export import write_copy_number_outputs
 from .io.samplesheet import read_sample_sheet
+from .provenance import run_record
 from .workflow import _clear_previous_run, _remove_new_folder, run_copy_number, write_run_json
 
 log = logging.getLogger("ctcscope")
@@ -143,8 +144,10 @@ def run_pipeline(
             table = run_phenotype_stage(sheet, out, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir)
             adata.obs = annotate_obs(adata.obs, table)
             _discard_outside_gates(adata)
-            steps["phenotype"] = {"step": "phenotype", "samples_linked": int(len(table)),
-                                  "seconds": round(time.perf_counter() - t, 3)}
+            # the same provenance block as the other steps (tool, command, start time, versions)
+            steps["phenotype"] = dict(run_record("phenotype", _jsonable({"gating": opts.gating, "plate_map": opts.plate_map})),
+                                      step="phenotype", samples_linked=int(len(table)),
+                                      seconds=round(time.perf_counter() - t, 3))
 
         if opts.cluster:
             from .cohort import run_cluster_stage
@@ -158,8 +161,8 @@ def run_pipeline(
         if opts.cluster:
             t = time.perf_counter()
             adata = run_cluster_stage(adata, out, **opts.cluster_options)
-            steps["cluster"] = {"step": "cluster", "parameters": _jsonable(adata.uns.get("clusters", {}).get(
-                "parameters", {})), "seconds": round(time.perf_counter() - t, 3)}
+            steps["cluster"] = dict(run_record("cluster", _jsonable(adata.uns.get("clusters", {}).get("parameters", {}))),
+                                    step="cluster", seconds=round(time.perf_counter() - t, 3))
 
         if opts.drivers and (genome.genes is None or genome.genes.empty):
             log.warning("genome %s has no gene table, so the drivers step is skipped; give genes with the genome "
