@@ -183,3 +183,26 @@ def test_drivers_figures_without_drug_groups_have_no_blank_group_track_or_empty_
     assert not (out / "figures" / "drivers_groups.png").exists()     # no empty or stale comparison figure
     assert (out / "driver_groups.tsv").exists()                      # the (empty) contract table stays
 
+
+
+def test_patient_without_ctcs_in_the_sort_files_keeps_its_sheet_phenotypes():
+    """Demo P43: its CTC pools are not in the FCS files, so the phenotype section read "no CTC"
+    while the resistance section counted 3 ALK+/CK- CTC samples."""
+    from types import SimpleNamespace
+
+    from ctcscope.report.figures import fig_phenotypes
+    from ctcscope.report.summaries import phenotype_counts
+
+    fcs = pd.DataFrame({"patient": ["P41"] * 3 + ["P43"] * 3, "level": "events",
+                        "phenotype": ["ALK+/CK-", "ALK-/CK+", "CD45+"] * 2, "count": [3, 1, 200, 0, 0, 200]})
+    obs = pd.DataFrame({"patient": ["P41", "P43", "P43", "P43"], "phenotype": ["ALK+/CK-", "ALK+/CK-", "ALK+/CK-", "CD45+"]},
+                       index=["A", "B", "C", "D"])
+    c = phenotype_counts(SimpleNamespace(phenotype_summary=fcs, obs=obs))
+    p41, p43 = c[c.patient == "P41"], c[c.patient == "P43"]
+    assert p41.set_index("phenotype")["n"].to_dict() == {"ALK+/CK-": 3, "ALK-/CK+": 1, "CD45+": 200}
+    assert set(p41["level"]) == {"all gated events of the sort files"}
+    assert p43.set_index("phenotype")["n"].to_dict() == {"ALK+/CK-": 2, "CD45+": 1}
+    assert set(p43["level"]) == {"sequenced samples, from the sample sheet"}
+    assert p43.set_index("phenotype")["percent"]["ALK+/CK-"] == 100.0
+    title = fig_phenotypes(c)["layout"]["title"]["text"]
+    assert "all gated events of the sort files: P41" in title and "from the sample sheet: P43" in title

@@ -110,7 +110,9 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
             "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
         })
     return {"data": data, "layout": _layout(
-        barmode="stack", title={"text": f"CTC phenotypes per patient ({_h(counts['level'].iloc[0])})"},
+        barmode="stack", title={"text": "CTC phenotypes per patient (" + _h("; ".join(
+            f"{lv}: {', '.join(sorted(set(counts.loc[counts['level'] == lv, 'patient'].astype(str))))}"
+            if counts["level"].nunique() > 1 else lv for lv in dict.fromkeys(counts["level"]))) + ")"},
         yaxis={"title": {"text": "% of CTCs"}, "range": [0, 100]}, xaxis={"title": {"text": "patient"}},
         height=360)}
 

@@ -101,13 +101,23 @@ PHENOTYPE_LEVELS = {"events": "all gated events of the sort files", "sorted": "s
                     "sequenced": "sequenced samples"}
 
 
+def _sheet_phenotypes(obs: pd.DataFrame | None) -> pd.DataFrame:
+    """Phenotype counts of the sequenced samples, from the sample sheet's ``phenotype`` column."""
+    if obs is None or "phenotype" not in obs or not (obs["phenotype"].fillna("").astype(str) != "").any():
+        return pd.DataFrame(columns=["patient", "phenotype", "n", "level"])
+    ph = obs[obs["phenotype"].fillna("").astype(str) != ""].reset_index()
+    c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
+    c["level"] = "sequenced samples, from the sample sheet"
+    return c
+
+
 def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
     """Phenotype mix per patient (Fig. 1c): ``patient, phenotype, n, percent, level``.
 
     From ``phenotype_summary.tsv`` when the phenotype step ran (level ``events``, i.e. every
     gated event, else ``sorted`` wells, else ``sequenced`` samples; files of one patient are
-    summed); otherwise from the phenotypes of the sequenced samples in the sample sheet.
-    ``percent`` is the share among the three CTC phenotypes (empty for CD45+ and outside).
+    summed); otherwise, and for a patient with no CTC in the sort files, from the phenotypes
+    of the sequenced samples in the sample sheet (``level`` says which).  ``percent`` is the share among the three CTC phenotypes (empty for CD45+ and outside).
     """
     cols = ["patient", "phenotype", "n", "percent", "level"]
     if res.phenotype_summary is not None and len(res.phenotype_summary):
@@ -116,10 +126,19 @@ def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
         ps = ps[ps["level"] == level]
         c = ps.groupby(["patient", "phenotype"], sort=True)["count"].sum().rename("n").reset_index()
         c["level"] = PHENOTYPE_LEVELS.get(level, level)
-    elif res.obs is not None and (res.obs["phenotype"] != "").any():
-        ph = res.obs[res.obs["phenotype"] != ""].reset_index()
-        c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
-        c["level"] = "sequenced samples, from the sample sheet"
+        # a patient whose CTCs were not in the sort files (e.g. pools picked by hand) would read
+        # "no CTC" here while the resistance section counts its CTC samples: use the sheet's
+        # phenotypes of that patient's sequenced samples instead, and say so
+        sheet = _sheet_phenotypes(res.obs)
+        if len(sheet):
+            has_ctc = c[c["phenotype"].isin(CTC_PHENOTYPES)].groupby("patient")["n"].sum()
+            fill = [p for p in sheet["patient"].unique() if has_ctc.get(p, 0) == 0
+                    and sheet[(sheet["patient"] == p) & sheet["phenotype"].isin(CTC_PHENOTYPES)]["n"].sum() > 0]
+            if fill:
+                c = pd.concat([c[~c["patient"].isin(fill)], sheet[sheet["patient"].isin(fill)]], ignore_index=True)
+                c = c.sort_values(["patient", "phenotype"], kind="stable").reset_index(drop=True)
+    elif len(_sheet_phenotypes(res.obs)):
+        c = _sheet_phenotypes(res.obs)
     else:
         return pd.DataFrame(columns=cols)
     c["patient"] = c["patient"].astype(object).where(c["patient"].notna(), "").astype(str)
