@@ -206,3 +206,47 @@ def test_patient_without_ctcs_in_the_sort_files_keeps_its_sheet_phenotypes():
     assert p43.set_index("phenotype")["percent"]["ALK+/CK-"] == 100.0
     title = fig_phenotypes(c)["layout"]["title"]["text"]
     assert "all gated events of the sort files: P41" in title and "from the sample sheet: P43" in title
+
+
+def test_run_ends_by_saying_how_many_samples_passed_qc_and_where_the_report_is(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcscope.cli import app
+    from ctcscope.genome import load_genome
+    from ctcscope.simulate import random_design, simulate_cohort, write_simulation
+
+    genome = load_genome("hg19", 1_000_000)
+    sim = simulate_cohort(random_design(4, seed=5, genome=genome, pools_per_patient=0), genome, seed=5)
+    files = write_simulation(sim, tmp_path / "input")
+    out = tmp_path / "res"
+    r = CliRunner().invoke(app, ["run", "--counts", str(files.counts), "--samples", str(files.samples),
+                                 "--genome", "hg19", "--bin-size", "1Mb", "--out", str(out), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    text = r.output
+    n = len(pd.read_csv(out / "cells.tsv", sep="\t"))
+    n_pass = int(pd.read_csv(out / "cells.tsv", sep="\t")["qc_pass"].sum())
+    assert f"{n_pass} of {n} samples passed QC" in text
+    assert f"report: {out / 'report.html'}" in text and (out / "report.html").exists()
+
+
+def test_heatmap_of_identical_profiles_draws_without_a_matplotlib_warning():
+    """Two identical cells give a zero-height tree: matplotlib warned about singular xlims."""
+    import warnings
+
+    import anndata as ad
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ctcscope.cohort import cluster, plot_heatmap
+
+    genome = load_genome("hg19", 1_000_000)
+    var = genome.bins[genome.bins.use & ~genome.bins.chrom.isin(["X", "Y"])][["chrom", "start", "end"]]
+    var = var.reset_index(drop=True)
+    var.index = var.index.astype(str)
+    obs = pd.DataFrame({"patient": "P1", "sample_type": "ctc", "ploidy": 2}, index=["A", "B"])
+    m = ad.AnnData(X=np.zeros((2, len(var)), np.float32), obs=obs, var=var)
+    cl = cluster(m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_heatmap(m, cl)
+    assert fig is not None
