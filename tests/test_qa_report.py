@@ -250,3 +250,16 @@ def test_heatmap_of_identical_profiles_draws_without_a_matplotlib_warning():
         warnings.simplefilter("error")
         fig = plot_heatmap(m, cl)
     assert fig is not None
+
+
+def test_clustering_tables_explain_their_columns(tmp_path):
+    from ctcscope.report import build_report
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=10, n_patients=2, steps=("cna", "cohort"))
+    html = build_report(out).read_text()
+    sec = html[html.index('id="clustering"'):html.index('id="drivers"')]
+    for term in ("root-mean-square differences of log2(copy number ÷ ploidy)", "<code>spread_*</code>",
+                 "<code>distance_to_reference</code>", "<code>not_single_cell</code>", "≥ 80 % of the patient's CTCs"):
+        assert term in sec, term
