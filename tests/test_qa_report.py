@@ -259,7 +259,20 @@ def test_clustering_tables_explain_their_columns(tmp_path):
     out = tmp_path / "run"
     write_synthetic_run(out, n_cells=10, n_patients=2, steps=("cna", "cohort"))
     html = build_report(out).read_text()
-    sec = html[html.index('id="clustering"'):html.index('id="drivers"')]
+    sec = " ".join(html[html.index('id="clustering"'):html.index('id="drivers"')].split())
     for term in ("root-mean-square differences of log2(copy number ÷ ploidy)", "<code>spread_*</code>",
                  "<code>distance_to_reference</code>", "<code>not_single_cell</code>", "≥ 80 % of the patient's CTCs"):
+        assert term in sec, term
+
+
+def test_driver_events_table_explains_states_and_extent(tmp_path):
+    from ctcscope.report import build_report
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=8, n_patients=2, steps=("cna", "drivers"))
+    html = build_report(out).read_text()
+    sec = " ".join(html[html.index('id="drivers"'):html.index('id="resistance"')].split())
+    for term in ("<code>amp</code> at ≥ 2 × the ploidy and ≥ ploidy + 3 copies", "<code>arm_fraction</code>",
+                 "<code>focal</code>: it covers less than half of the arm", "<code>low_confidence_reason</code>"):
         assert term in sec, term
