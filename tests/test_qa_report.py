@@ -276,3 +276,14 @@ def test_driver_events_table_explains_states_and_extent(tmp_path):
     for term in ("<code>amp</code> at ≥ 2 × the ploidy and ≥ ploidy + 3 copies", "<code>arm_fraction</code>",
                  "<code>focal</code>: it covers less than half of the arm", "<code>low_confidence_reason</code>"):
         assert term in sec, term
+
+
+def test_simulate_takes_quiet_like_the_other_commands(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcscope.cli import app
+
+    out = tmp_path / "sim"
+    r = CliRunner().invoke(app, ["simulate", "--cells", "2", "--pools", "0", "--bin-size", "1Mb", "--out", str(out), "-q"])
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == "" and (out / "samples.csv").exists() and (out / "counts.tsv.gz").exists()
