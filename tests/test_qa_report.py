@@ -287,3 +287,21 @@ def test_simulate_takes_quiet_like_the_other_commands(tmp_path):
     r = CliRunner().invoke(app, ["simulate", "--cells", "2", "--pools", "0", "--bin-size", "1Mb", "--out", str(out), "-q"])
     assert r.exit_code == 0, r.output
     assert r.output.strip() == "" and (out / "samples.csv").exists() and (out / "counts.tsv.gz").exists()
+
+
+def test_empty_tables_read_as_one_line_not_an_empty_widget(tmp_path):
+    """A run where no sample passed QC showed five empty table widgets ("0 rows")."""
+    from ctcscope.report import build_report
+    from ctcscope.report.testing import write_synthetic_run
+
+    out = tmp_path / "run"
+    write_synthetic_run(out, n_cells=8, n_patients=2, steps=("cna", "drivers"))
+    for name in ("drivers.tsv", "pathways.tsv"):
+        cols = pd.read_csv(out / name, sep="\t", nrows=0).columns
+        pd.DataFrame(columns=cols).to_csv(out / name, sep="\t", index=False)
+    html = build_report(out).read_text()
+    assert "(0 rows" not in html
+    flat = " ".join(html.split())
+    assert ('<span class="caption">Driver events (one row per sample and gene)</span>: <span class="note">none in this run '
+            '(<code>drivers.tsv</code> holds the header only).</span>') in flat
+    assert 'data-table="drivers"' not in html
