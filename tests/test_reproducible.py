@@ -76,3 +76,14 @@ def test_every_step_of_the_run_has_its_provenance_block(runs):
     assert {"copy_number", "cluster", "drivers", "resistance"} <= set(steps)
     for name, block in steps.items():
         assert block.get("command") and block.get("started") and block.get("versions"), name
+
+
+def test_the_patient_sheet_is_a_checksummed_input_of_the_resistance_step(runs):
+    """README: run.json holds the input checksums of every step; the patient sheet was missing."""
+    import hashlib
+    import json
+
+    sheet = Path(runs[1]).parent / "input" / "patients.yaml"
+    block = json.loads((Path(runs[1]) / "run.json").read_text())["steps"]["resistance"]
+    got = {Path(i["path"]).name: i.get("sha256") for i in block["inputs"]}
+    assert got.get("patients.yaml") == hashlib.sha256(sheet.read_bytes()).hexdigest()

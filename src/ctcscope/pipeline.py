@@ -182,7 +182,8 @@ def run_pipeline(
         if opts.resistance and patients is not None:
             from .resistance.stage import run_resistance_stage
 
-            res = run_resistance_stage(patients, out, drivers=out / "drivers.tsv" if opts.drivers else None,
+            # the sheet's path (checked above), so its checksum goes to run.json with the step's other inputs
+            res = run_resistance_stage(opts.patients, out, drivers=out / "drivers.tsv" if opts.drivers else None,
                                        genes=out / "genes.tsv" if opts.drivers else None, cells=out / "cells.tsv")
             steps["resistance"] = res["run"]
 
