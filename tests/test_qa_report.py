@@ -5,6 +5,7 @@ report.html in headless Chromium."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,6 +145,10 @@ def test_user_catalogue_gene_missing_from_the_build_is_named_not_dropped_silentl
     assert "1 gene(s) of your catalogue are not in the hg19 gene table and were left out: MYCC1" in text
     steps = json.loads((out / "run.json").read_text())["steps"]
     assert steps["drivers"]["parameters"]["user_catalogue_genes_not_in_genome"] == ["MYCC1"]
+    import hashlib
+
+    assert [(Path(i["path"]).name, i["sha256"]) for i in steps["drivers"]["inputs"]] == [
+        ("mine.tsv", hashlib.sha256(cat.read_bytes()).hexdigest())]
 
 
 def test_qc_section_states_the_rules_the_copy_number_step_applies(tmp_path):

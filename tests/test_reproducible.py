@@ -87,3 +87,12 @@ def test_the_patient_sheet_is_a_checksummed_input_of_the_resistance_step(runs):
     block = json.loads((Path(runs[1]) / "run.json").read_text())["steps"]["resistance"]
     got = {Path(i["path"]).name: i.get("sha256") for i in block["inputs"]}
     assert got.get("patients.yaml") == hashlib.sha256(sheet.read_bytes()).hexdigest()
+
+
+def test_run_json_blocks_keep_their_inputs_as_lists(runs):
+    """The drivers block's inputs reached run.json as the string "[]" (through h5ad)."""
+    import json
+
+    steps = json.loads((Path(runs[1]) / "run.json").read_text())["steps"]
+    for name, block in steps.items():
+        assert isinstance(block.get("inputs", []), list), (name, block.get("inputs"))

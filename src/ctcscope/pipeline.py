@@ -21,6 +21,7 @@ with ``--overwrite``, leaves the replaced run without its ``run.json``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -174,7 +175,7 @@ def run_pipeline(
             t = time.perf_counter()
             adata = run_drivers_stage(adata, genome, out, catalogue=opts.catalogue,  # checked above; the path goes to run.json
                                       catalogue_mode=opts.catalogue_mode, write_run=False)
-            steps["drivers"] = dict(adata.uns["drivers"]["run"], seconds=round(time.perf_counter() - t, 3))
+            steps["drivers"] = dict(json.loads(adata.uns["drivers"]["run_json"]), seconds=round(time.perf_counter() - t, 3))
 
         # the cohort files now carry treatment groups, phenotypes and clones
         write_copy_number_outputs(adata, out)

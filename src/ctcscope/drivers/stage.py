@@ -245,7 +245,9 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         "groups": summary.to_dict("records") if summary is not None else [],
         "files": written,
     }
-    block = run_record("drivers", params)
+    # the user's catalogue is an input of this step: its checksum goes to run.json
+    cat_inputs = [catalogue] if catalogue is not None and not isinstance(catalogue, Catalogue) else []
+    block = run_record("drivers", params, inputs=cat_inputs)
     block["step"] = "drivers"
     block["outputs"] = written
     block = json.loads(json.dumps(block, default=_atomic._json_default))
@@ -253,6 +255,9 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         _append_run_json(out_dir, block)
     info["run"] = block
     adata.uns["drivers"] = _h5ad_safe(json.loads(json.dumps(info, default=_atomic._json_default)))
+    # h5ad turns the block's lists (inputs) into strings or tables: keep it as JSON text too, so
+    # a workflow writing run.json itself gets the block exactly as written here
+    adata.uns["drivers"]["run_json"] = json.dumps(block)
     return adata
 
 
