@@ -96,3 +96,25 @@ def test_run_json_blocks_keep_their_inputs_as_lists(runs):
     steps = json.loads((Path(runs[1]) / "run.json").read_text())["steps"]
     for name, block in steps.items():
         assert isinstance(block.get("inputs", []), list), (name, block.get("inputs"))
+
+
+def test_the_sample_sheet_is_a_checksummed_input_when_the_cli_reads_it(tmp_path):
+    """The CLI parses the sheet first; run.json then said "samples": null and had no checksum for it."""
+    import hashlib
+    import json
+
+    from typer.testing import CliRunner
+
+    from ctcscope.cli import app
+
+    genome = load_genome("hg19", 1_000_000)
+    sim = simulate_cohort(random_design(2, seed=4, genome=genome, pools_per_patient=0), genome, seed=4)
+    files = write_simulation(sim, tmp_path / "input")
+    out = tmp_path / "res"
+    r = CliRunner().invoke(app, ["run", "--counts", str(files.counts), "--samples", str(files.samples), "--genome",
+                                 "hg19", "--bin-size", "1Mb", "--out", str(out), "--copy-number-only", "-q"])
+    assert r.exit_code == 0, r.output
+    block = json.loads((out / "run.json").read_text())["steps"]["copy_number"]
+    assert block["parameters"]["samples"] == str(files.samples)
+    sums = {Path(i["path"]).name: i["sha256"] for i in block["inputs"]}
+    assert sums[Path(files.samples).name] == hashlib.sha256(Path(files.samples).read_bytes()).hexdigest()
