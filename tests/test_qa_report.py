@@ -310,3 +310,18 @@ def test_empty_tables_read_as_one_line_not_an_empty_widget(tmp_path):
     assert ('<span class="caption">Driver events (one row per sample and gene)</span>: <span class="note">none in this run '
             '(<code>drivers.tsv</code> holds the header only).</span>') in flat
     assert 'data-table="drivers"' not in html
+
+
+def test_resistance_section_says_what_focal_and_the_levels_mean(hg19, tmp_path):
+    """Per-cell labels read "ERBB3:gain (focal, 51.0 Mb)" and "best level B" with no key."""
+    from ctcscope.report import build_report
+
+    genes, cells = _tables(hg19, "PM", [[("8", (127_500_000, 130_000_000), 10.0)]] * 3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".ctcscope").touch()
+    run_resistance_stage(patients_from_records([{"id": "PM"}]), out, genes=genes, cells=cells)
+    html = " ".join(build_report(out).read_text().split())
+    sec = html[html.index('id="resistance-1"'):]
+    assert "<em>focal</em> = its region covers less than half of the chromosome arm" in sec
+    assert "D preclinical (cell or animal models)" in sec
