@@ -164,6 +164,8 @@ def test_numbers_match_truth(full_run):
     res = collect_outputs(out)
     pc = ploidy_counts(res.obs)
     ok = obs["sample_type"].astype(str).isin(["ctc", "ctc_pool", "biopsy"]) & obs["qc_pass"]
+    if "normal_like" in obs:   # normal-like "CTCs" are not tumour cells (as in clustering, drivers, resistance)
+        ok &= ~obs["normal_like"].fillna(False).astype(bool)
     expect = obs.loc[ok].groupby(["patient", "ploidy"]).size()
     got = pc.set_index(["patient", "ploidy"])["n"]
     assert got.sort_index().to_dict() == expect.sort_index().to_dict()

@@ -21,6 +21,7 @@ with ``--overwrite``, leaves the replaced run without its ``run.json``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -35,6 +36,7 @@ from .errors import InputError
 from .genome import Genome
 from .io.export import write_copy_number_outputs
 from .io.samplesheet import read_sample_sheet
+from .provenance import run_record
 from .workflow import _clear_previous_run, _remove_new_folder, run_copy_number, write_run_json
 
 log = logging.getLogger("ctcscope")
@@ -143,8 +145,10 @@ def run_pipeline(
             table = run_phenotype_stage(sheet, out, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir)
             adata.obs = annotate_obs(adata.obs, table)
             _discard_outside_gates(adata)
-            steps["phenotype"] = {"step": "phenotype", "samples_linked": int(len(table)),
-                                  "seconds": round(time.perf_counter() - t, 3)}
+            # the same provenance block as the other steps (tool, command, start time, versions)
+            steps["phenotype"] = dict(run_record("phenotype", _jsonable({"gating": opts.gating, "plate_map": opts.plate_map})),
+                                      step="phenotype", samples_linked=int(len(table)),
+                                      seconds=round(time.perf_counter() - t, 3))
 
         if opts.cluster:
             from .cohort import run_cluster_stage
@@ -158,8 +162,8 @@ def run_pipeline(
         if opts.cluster:
             t = time.perf_counter()
             adata = run_cluster_stage(adata, out, **opts.cluster_options)
-            steps["cluster"] = {"step": "cluster", "parameters": _jsonable(adata.uns.get("clusters", {}).get(
-                "parameters", {})), "seconds": round(time.perf_counter() - t, 3)}
+            steps["cluster"] = dict(run_record("cluster", _jsonable(adata.uns.get("clusters", {}).get("parameters", {}))),
+                                    step="cluster", seconds=round(time.perf_counter() - t, 3))
 
         if opts.drivers and (genome.genes is None or genome.genes.empty):
             log.warning("genome %s has no gene table, so the drivers step is skipped; give genes with the genome "
@@ -169,9 +173,9 @@ def run_pipeline(
             from .drivers import run_drivers_stage
 
             t = time.perf_counter()
-            adata = run_drivers_stage(adata, genome, out, catalogue=catalogue if catalogue is not None else None,
+            adata = run_drivers_stage(adata, genome, out, catalogue=opts.catalogue,  # checked above; the path goes to run.json
                                       catalogue_mode=opts.catalogue_mode, write_run=False)
-            steps["drivers"] = dict(adata.uns["drivers"]["run"], seconds=round(time.perf_counter() - t, 3))
+            steps["drivers"] = dict(json.loads(adata.uns["drivers"]["run_json"]), seconds=round(time.perf_counter() - t, 3))
 
         # the cohort files now carry treatment groups, phenotypes and clones
         write_copy_number_outputs(adata, out)
@@ -179,7 +183,8 @@ def run_pipeline(
         if opts.resistance and patients is not None:
             from .resistance.stage import run_resistance_stage
 
-            res = run_resistance_stage(patients, out, drivers=out / "drivers.tsv" if opts.drivers else None,
+            # the sheet's path (checked above), so its checksum goes to run.json with the step's other inputs
+            res = run_resistance_stage(opts.patients, out, drivers=out / "drivers.tsv" if opts.drivers else None,
                                        genes=out / "genes.tsv" if opts.drivers else None, cells=out / "cells.tsv")
             steps["resistance"] = res["run"]
 

@@ -292,6 +292,8 @@ def run_copy_number(
     sheet_path = None
     if isinstance(samples, pd.DataFrame):
         sheet = samples
+        if samples.attrs.get("path") and Path(samples.attrs["path"]).is_file():
+            sheet_path = Path(samples.attrs["path"])  # read by read_sample_sheet: record the file
     elif samples is not None:
         sheet_path = Path(samples)
         sheet = read_sample_sheet(samples, require_bam=counts is None)

@@ -42,6 +42,9 @@ def drivers(
     if gb is not None and gb != "treatment_group" and gb not in adata.obs:
         raise InputError(f"cohort.h5ad has no obs column {gb!r} to group by; choose one of "
                          f"{', '.join(map(str, adata.obs.columns[:12]))} or --group-by none")
+    from .run import _log_to_console
+
+    _log_to_console(quiet=False)   # the step's warnings (e.g. catalogue genes the build lacks) as one line each
     with _atomic.guard_step(folder):  # interrupted half-way: the folder loses its run.json (an unfinished run)
         adata = run_drivers_stage(adata, None, folder, catalogue=catalogue, catalogue_mode=catalogue_mode,
                                   group_by=gb, ambiguous=ambiguous, members=members, all_genes=all_genes,

@@ -100,6 +100,14 @@ def run(
                              sheet_dir=samples.parent if samples is not None else None)
     if not quiet:
         console.print(f"[green]done:[/] {adata.n_obs} samples × {adata.n_vars} bins → {out}", highlight=False)
+        # what to look at next: how many samples are usable, and the page that explains them
+        if "qc_pass" in adata.obs:
+            n_pass = int(adata.obs["qc_pass"].fillna(False).astype(bool).sum())
+            console.print(f"{n_pass} of {adata.n_obs} samples passed QC (each sample's QC in {Path(out) / 'cells.tsv'})",
+                          highlight=False, soft_wrap=True)
+        if (Path(out) / "report.html").exists():
+            console.print(f"report: {Path(out) / 'report.html'} (open it in any browser; research use only)",
+                          highlight=False, soft_wrap=True)
 
 
 @app.command("count")

@@ -60,6 +60,7 @@ def simulate(
                                         "(300000-2000000, drawn log-uniformly); default: the design's."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes for writing BAMs."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier ctcscope output folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or summary (as run, count and demo)."),
 ) -> None:
     """Simulate single-cell WGA low-pass data with ground truth, as counts or BAMs (SIMULATED data).
 
@@ -86,7 +87,9 @@ def simulate(
         d.bias.reads = parse_reads(reads)
     sim = simulate_cohort(d, g, seed=seed)
     files = write_simulation(sim, out, bam=bam, overwrite=overwrite, read_length=read_length, paired=paired,
-                             chr_prefix=chr_prefix, workers=workers, quiet=False)
+                             chr_prefix=chr_prefix, workers=workers, quiet=quiet)
+    if quiet:
+        return
     n = sim.adata.obs.sample_type.value_counts()
     kinds = ", ".join(f"{v} {k}" for k, v in n.items() if v)
     console.print(f"SIMULATED {sim.adata.n_obs} samples ({kinds}) on {g.build} {g.bin_size // 1000} kb, seed {seed}")

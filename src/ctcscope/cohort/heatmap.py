@@ -209,6 +209,8 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     lc = LineCollection(seg, colors="#333333", linewidths=0.4 if n < 500 else 0.25, rasterized=n > 2000)
     ax_d.add_collection(lc)
     hmax = float(clustering.linkage[:, 2].max()) if n > 1 else 1.0
+    if not hmax > 0:  # identical profiles (e.g. two flat cells): a zero-height tree still needs an axis
+        hmax = 1.0
     ax_d.set_xlim(hmax * 1.02, 0)
     ax_d.set_ylim(len(rows), 0)
     ax_d.axis("off")

@@ -79,7 +79,9 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
                  fontsize=7, va="center", ha="left", fontweight="bold")
     # patient and group tracks above the heatmap
     pts = cols["patient"].to_numpy()
-    for k, (key, lab) in enumerate((("patient", "Patient"), ("group", "Group"))):
+    has_group = "group" in cols and cols["group"].fillna("").astype(str).ne("").any()
+    tracks = (("patient", "Patient"), ("group", "Group")) if has_group else (("patient", "Patient"),)
+    for k, (key, lab) in enumerate(tracks):  # no blank "Group" track when no sample has a group
         vals = cols[key].fillna("").astype(str).to_numpy()
         cmap = _colours(vals)
         tax = fig.add_axes([x0, (y0 * H + heat_h + 0.08 + k * 0.2) / H, heat_w / W, 0.16 / H])
@@ -103,9 +105,11 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     rax.axis("off")
     for i, r in rows.iterrows():
         rax.text(0.5, i, ROLE_ABBREV.get(r["role"], r["role"]), fontsize=5, ha="center", va="center")
-        rax.text(1.5, i, r.get("groups", ""), fontsize=5, ha="center", va="center")
+        if has_group:
+            rax.text(1.5, i, r.get("groups", ""), fontsize=5, ha="center", va="center")
     rax.text(0.5, -1.2, "Role", fontsize=6, ha="center", fontweight="bold")
-    rax.text(1.5, -1.2, "Groups", fontsize=6, ha="center", fontweight="bold")
+    if has_group:
+        rax.text(1.5, -1.2, "Groups", fontsize=6, ha="center", fontweight="bold")
     fax = fig.add_axes([rx + 0.8 / W, y0, 1.1 / W, heat_h / H])
     fg = rows["freq_gain"].astype(float).fillna(0).to_numpy() * 100
     fl = rows["freq_loss"].astype(float).fillna(0).to_numpy() * 100

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Mapping
 
@@ -153,6 +154,17 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         raise InputError(f"genome {genome.build} has no gene table; use a built-in build or give genes with the genome")
     cat_genes = cat.select_genes(genome.genes)
     unmatched = sorted(set(cat.genes) - set(cat_genes["catalogue_gene"]))
+    # a user's catalogue gene that the build's gene table lacks (a typo, an old symbol) would
+    # otherwise vanish without a word
+    user_unmatched: list[str] = []
+    if catalogue is not None and not isinstance(catalogue, Catalogue):
+        user_unmatched = sorted(set(unmatched) & set(load_catalogue(catalogue, "replace").genes))
+        if user_unmatched:
+            shown = ", ".join(user_unmatched[:10]) + (f" and {len(user_unmatched) - 10} more"
+                                                      if len(user_unmatched) > 10 else "")
+            logging.getLogger("ctcscope").warning(
+                "%d gene(s) of your catalogue are not in the %s gene table and were left out: %s "
+                "(check the symbols, or add the current symbol as an alias)", len(user_unmatched), genome.build, shown)
     genes = genome.genes if all_genes else cat_genes
     t = thresholds or CallThresholds()
     if patients is not None:
@@ -199,19 +211,28 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
                                     "recurrence", "genes_h5ad")]
     if groups is not None:
         written += [OUTPUTS["groups"], OUTPUTS["groups_summary"]]
+    # no patient with a drug group (e.g. a patient sheet without treatment lines): the tables
+    # say so by being empty; the figures get no blank "Group" track and no empty comparison
+    any_group = do_groups and (not isinstance(group_by, str) or (
+        group_by in obs and obs[group_by].astype(object).fillna("").astype(str).str.strip()
+        .replace({"nan": "", "None": ""}).ne("").any()))
     if figures:
-        mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if do_groups else None)
+        mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if any_group else None)
         _atomic.write_json(out_dir / OUTPUTS["heatmap_json"], mat)
         save_figure(plot_driver_heatmap(mat), out_dir / OUTPUTS["heatmap"])
         written += [OUTPUTS["heatmap_json"], OUTPUTS["heatmap"] + ".png", OUTPUTS["heatmap"] + ".svg"]
-        if groups is not None:
+        if groups is not None and any_group:
             save_figure(plot_group_comparison(groups, summary), out_dir / OUTPUTS["groups_figure"])
             written += [OUTPUTS["groups_figure"] + ".png", OUTPUTS["groups_figure"] + ".svg"]
+        else:  # an earlier run's comparison would otherwise stay next to tables that no longer match it
+            for ext in (".png", ".svg"):
+                (out_dir / (OUTPUTS["groups_figure"] + ext)).unlink(missing_ok=True)
 
     params = {
         "catalogue": str(catalogue) if catalogue is not None and not isinstance(catalogue, Catalogue) else None,
         "catalogue_mode": catalogue_mode, "catalogue_version": cat.version, "catalogue_genes": len(cat),
         "catalogue_genes_not_in_genome": unmatched,
+        "user_catalogue_genes_not_in_genome": user_unmatched,
         "group_by": group_by if isinstance(group_by, str) or group_by is None else "mapping",
         "ambiguous": ambiguous, "members": members, "amp_ratio": t.amp_ratio, "amp_extra": t.amp_extra, "min_bins": t.min_bins,
         "breakpoint_margin": t.breakpoint_margin, "all_genes": all_genes, "genome": genome.build,
@@ -224,7 +245,9 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         "groups": summary.to_dict("records") if summary is not None else [],
         "files": written,
     }
-    block = run_record("drivers", params)
+    # the user's catalogue is an input of this step: its checksum goes to run.json
+    cat_inputs = [catalogue] if catalogue is not None and not isinstance(catalogue, Catalogue) else []
+    block = run_record("drivers", params, inputs=cat_inputs)
     block["step"] = "drivers"
     block["outputs"] = written
     block = json.loads(json.dumps(block, default=_atomic._json_default))
@@ -232,6 +255,9 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
         _append_run_json(out_dir, block)
     info["run"] = block
     adata.uns["drivers"] = _h5ad_safe(json.loads(json.dumps(info, default=_atomic._json_default)))
+    # h5ad turns the block's lists (inputs) into strings or tables: keep it as JSON text too, so
+    # a workflow writing run.json itself gets the block exactly as written here
+    adata.uns["drivers"]["run_json"] = json.dumps(block)
     return adata
 
 

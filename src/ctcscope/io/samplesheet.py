@@ -260,4 +260,6 @@ def read_sample_sheet(path: str | os.PathLike, require_bam: bool = True) -> pd.D
 
     first = ["sample_id", "patient", "sample_type", "pool_size", "phenotype", "isolation", "gii", "bam"]
     rest = [c for c in df.columns if c not in first and c != "_line"]
-    return df[first + rest].reset_index(drop=True)
+    out = df[first + rest].reset_index(drop=True)
+    out.attrs["path"] = str(path)  # so a run given the parsed sheet still records (and checksums) the file
+    return out

@@ -201,8 +201,8 @@ def _section_summary(res: RunOutputs, m: _Model, simulated: bool) -> dict:
         ("copy number", res.has("cohort.h5ad") or res.has("cells.tsv"), "ctcscope run"),
         ("cohort clustering", res.has("clusters.tsv"), "ctcscope cluster DIR"),
         ("drivers", res.has("drivers.tsv"), "ctcscope drivers DIR"),
-        ("phenotypes (FCS)", res.has("phenotypes.tsv"), "ctcscope phenotype"),
-        ("resistance", res.has("resistance.json"), "ctcscope resist"),
+        ("phenotypes (FCS)", res.has("phenotypes.tsv"), "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"),
+        ("resistance", res.has("resistance.json"), "ctcscope resist PATIENTS.yaml --out DIR"),
     ]
     bt = None
     if res.obs is not None:
@@ -220,7 +220,12 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
         return dict(sec, ran=False, notrun=_notrun("copy number (QC)", "ctcscope run"))
     qc = S.qc_table(res.obs)
     reasons = S.qc_reasons(res.obs)
-    return dict(sec, ran=True, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
+    from ..cna.qc import QC_DEFAULTS as Q   # the rules the copy-number step applies (reading only)
+
+    rules = (f"fewer than {Q['min_reads']:,} reads in usable bins; MAPD above {Q['max_mapd']:g}; fewer than "
+             f"{Q['min_usable_fraction']:.0%} of the genome's usable bins with reads; more than "
+             f"{Q['max_segments_per_100mb']:g} segments per 100 Mb (hyper-segmented); no callable ploidy")
+    return dict(sec, ran=True, rules=rules, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
                 if "qc_pass" in res.obs else None,
                 fig=m.figure("qc_scatter", F.fig_qc_scatter(qc)),
                 reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True),
@@ -235,7 +240,7 @@ def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
-        return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs ... --gating ..."))
+        return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"))
     linked = res.phenotypes
     return dict(sec, ran=True, fcs=res.phenotype_summary is not None or res.phenotypes is not None,
                 fig=m.figure("phenotypes", F.fig_phenotypes(counts)),
@@ -280,7 +285,7 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
     pc = S.ploidy_counts(res.obs)
     return dict(sec, ran=True,
                 fig_bars=m.figure("ploidy_bars", F.fig_ploidy_bars(pc),
-                                  "QC-passed tumour samples at each base ploidy; 4n and above count as whole-genome "
+                                  "QC-passed tumour samples (normal-like excluded) at each base ploidy; 4n and above count as whole-genome "
                                   "doubling (the study's Fig. 2c)."),
                 fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs),
                                    "Red: WGD, blue: no WGD, grey: normal controls; dotted line at 3.5 copies. "
@@ -288,10 +293,10 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
                 fig_fga=m.figure("instability", F.fig_instability(res.obs),
                                  "Fraction of the usable genome whose integer copy number differs from the "
                                  "sample's ploidy, tumour samples."),
-                counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples)",
+                counts=m.table("ploidy_counts", pc, "Samples per base ploidy and patient (QC-passed tumour samples, normal-like excluded)",
                                derived=True),
                 inst=m.table("instability_by_patient", S.instability_by_patient(res.obs),
-                             "Median instability per patient (QC-passed tumour samples)", derived=True),
+                             "Median instability per patient (QC-passed tumour samples, normal-like excluded)", derived=True),
                 table=m.table("ploidy", S.ploidy_table(res.obs), "Ploidy, WGD and instability per sample",
                               source="cells.tsv"))
 
@@ -313,7 +318,7 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
         if "clone" in clusters:
             obs["clone"] = clusters.set_index(clusters["sample_id"].astype(str))["clone"].reindex(obs.index)
         fig = m.figure("cohort_heatmap", F.fig_cohort_heatmap(cohort_matrix(res, order), obs),
-                       "The same clustering drawn from the copy-number layer: hover a row for the sample, "
+                       "The same clustering drawn from the copy-number layer (autosomes, as clustered): hover a row for the sample, "
                        "zoom with the mouse, filter by patient.", static=False)
     return dict(sec, ran=True, heat=heat, fig=fig,
                 clusters=m.table("clusters", clusters, "Clone of each clustered sample", source="clusters.tsv"),
@@ -353,6 +358,14 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
                                "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
             groups_s = None
+        no_groups = (res.driver_groups is not None and len(res.driver_groups) == 0) or groups_t is None
+        if no_groups:
+            # nothing to compare: one sentence instead of empty tables and a placeholder figure
+            groups_t = groups_s = None
+            out["imgs"] = [i for i in imgs if i["name"] != "drivers_groups"]
+            out["groups_note"] = ("No comparison between drug groups at resistance: it needs the drug at "
+                                  "resistance of at least two patients (the patient sheet's treatment lines) "
+                                  "and driver events in their QC-passed tumour samples.")
         out.update(
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
             heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
@@ -369,7 +382,7 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
 def _section_resistance(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "resistance", "title": "Resistance per patient"}
     if res.resistance is None:
-        return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist"))
+        return dict(sec, ran=False, notrun=_notrun("resistance", "ctcscope resist PATIENTS.yaml --out DIR"))
     views = patient_views(res.resistance)
     flat = flat_tables(views)
     tables = [m.table(k, v if len(v) else None, k.replace("_", " ").capitalize(), derived=True)

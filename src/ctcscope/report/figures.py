@@ -110,7 +110,9 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
             "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
         })
     return {"data": data, "layout": _layout(
-        barmode="stack", title={"text": f"CTC phenotypes per patient ({_h(counts['level'].iloc[0])})"},
+        barmode="stack", title={"text": "CTC phenotypes per patient (" + _h("; ".join(
+            f"{lv}: {', '.join(sorted(set(counts.loc[counts['level'] == lv, 'patient'].astype(str))))}"
+            if counts["level"].nunique() > 1 else lv for lv in dict.fromkeys(counts["level"]))) + ")"},
         yaxis={"title": {"text": "% of CTCs"}, "range": [0, 100]}, xaxis={"title": {"text": "patient"}},
         height=360)}
 
@@ -223,9 +225,16 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
         d["pw"] = d["pathway"].astype(str)
     else:
         d["pw"] = d["pathways"].astype(str).str.split(";").str[0] if "pathways" in d else ""
-    grp = "treatment_group" if "treatment_group" in d else "patient"
-    samples = (d[["sample_id", "patient", grp]].drop_duplicates("sample_id")
-               .sort_values([grp, "patient", "sample_id"]))
+    # count matrices without a sample sheet have no patient: name it as the profile picker does
+    d["patient"] = d["patient"].astype("string").fillna("no patient").astype(str) if "patient" in d else "no patient"
+    grp = "patient"
+    if "treatment_group" in d:
+        tg = d["treatment_group"].astype("string").str.strip().replace({"": pd.NA, "nan": pd.NA, "None": pd.NA})
+        if tg.notna().any():  # no drug at resistance anywhere: group by patient, never under a "nan" title
+            grp = "treatment_group"
+            d["treatment_group"] = tg.fillna("no drug group").astype(str)
+    keys = list(dict.fromkeys([grp, "patient", "sample_id"]))
+    samples = d[keys].drop_duplicates("sample_id").sort_values(keys)
     if len(samples) > max_samples:
         return None
     genes = d[["gene", "pw"]].drop_duplicates("gene")

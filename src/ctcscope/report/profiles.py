@@ -251,10 +251,12 @@ def _driver_labels(res: RunOutputs, sample_ids: list[str], disp: pd.DataFrame, o
     return out
 
 
-def cohort_matrix(res: RunOutputs, sample_ids: list[str], max_cols: int = 600) -> dict | None:
+def cohort_matrix(res: RunOutputs, sample_ids: list[str], max_cols: int = 600,
+                  sex_chromosomes: bool = False) -> dict | None:
     """log2(copy number / ploidy), clipped to [-2, 2], for the clustered samples in tree
     order on a display grid of at most ``max_cols`` columns (the study's Fig. 3 values;
-    the cohort step's figure is the reference, this is its hoverable form)."""
+    the cohort step's figure is the reference, this is its hoverable form).  Autosomes only
+    by default, as the cohort step clusters: a male X at log2(1/2) would read as a loss."""
     store, obs = res.store, res.obs
     if store is None or obs is None or "cn" not in store.layers or not sample_ids:
         return None
@@ -272,6 +274,8 @@ def cohort_matrix(res: RunOutputs, sample_ids: list[str], max_cols: int = 600) -
     m = _group_mean(v, group, len(disp))
     # columns without a value in any sample (e.g. chrY, unusable regions) are left out
     has = np.isfinite(m).any(axis=0)
+    if not sex_chromosomes:
+        has &= ~disp["chrom"].astype(str).isin(["X", "Y"]).to_numpy()
     m, disp = m[:, has], disp[has].reset_index(drop=True)
     chrom = disp["chrom"].to_numpy(str)
     starts = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1]])

@@ -254,6 +254,14 @@ def patient_views(resistance: dict | None) -> list[dict]:
                 others.append({"text": _s(a), "gene": "", "event": "", "found_in": ""})
         matrix = _matrix(p)
         cells = p.get("cells") if isinstance(p.get("cells"), dict) else {}
+        mechanisms = _mechanisms(p)
+        # an "actionable" finding that no option addresses must not read as if it had one
+        addressed = {mid for o in (p.get("options") or []) if isinstance(o, dict) for mid in (o.get("mechanisms") or [])}
+        for mm in mechanisms:
+            mm["role_label"] = ("context: no option" if mm.get("role") == "context"
+                                else "actionable finding: no option in the knowledge base"
+                                if mm.get("role") == "actionable" and mm.get("id") not in addressed
+                                else mm.get("role", ""))
         views.append({
             "patient": _s(p.get("patient") or p.get("id")), "fusion": _s(p.get("fusion")),
             "summary": summary_view(p.get("summary")),
@@ -261,7 +269,7 @@ def patient_views(resistance: dict | None) -> list[dict]:
             "drug_at_resistance": _s(p.get("drug_at_resistance")),
             "failed": [_s(d) for d in (p.get("failed_alk_tkis") or [])],
             "cells": cells, "timeline": timeline(p.get("treatments")), "mutations": muts, "others": others,
-            "mechanisms": _mechanisms(p), "co_occurrence": [c for c in (p.get("co_occurrence") or []) if isinstance(c, dict)],
+            "mechanisms": mechanisms, "co_occurrence": [c for c in (p.get("co_occurrence") or []) if isinstance(c, dict)],
             "matrix": matrix, "options": _options(p),
             "not_proposed": [{"therapy": _s(o.get("therapy")), "activity": _s(o.get("activity")),
                               "reason": _s(o.get("reason")), "failed": bool(o.get("previously_failed"))}

@@ -32,6 +32,16 @@ def _passed(obs: pd.DataFrame) -> pd.Series:
     return obs["qc_pass"].fillna(False).astype(bool)
 
 
+def _tumour_cells(obs: pd.DataFrame) -> pd.Series:
+    """QC-passed tumour samples without a normal-like (flat) profile: the samples the clustering,
+    drivers and resistance steps read, so the ploidy and instability counts agree with theirs
+    (the study left its normal-like "CTCs" out of the tumour analyses)."""
+    ok = _tumour(obs) & _passed(obs)
+    if "normal_like" in obs:
+        ok &= ~obs["normal_like"].fillna(False).astype(bool)
+    return ok
+
+
 def run_summary(res: RunOutputs) -> dict:
     """Headline counts for the first screen."""
     s: dict = {"n_samples": res.n_samples, "genome": res.genome}
@@ -52,7 +62,7 @@ def run_summary(res: RunOutputs) -> dict:
     if "normal_like" in obs:
         s["n_normal_like_tumour"] = int((obs["normal_like"].fillna(False).astype(bool) & tum).sum())
     if "ploidy" in obs:
-        ok = tum & _passed(obs)
+        ok = _tumour_cells(obs)
         s["ploidy_counts"] = obs.loc[ok, "ploidy"].dropna().astype(int).value_counts().sort_index().to_dict()
         if "wgd" in obs:
             s["n_wgd"] = int((obs.loc[ok, "wgd"].fillna(False).astype(bool)).sum())
@@ -78,8 +88,11 @@ def qc_reasons(obs: pd.DataFrame) -> pd.DataFrame:
     """How many samples failed for each reason (reasons are ``;``-joined in ``qc_reason``)."""
     if "qc_reason" not in obs:
         return pd.DataFrame(columns=["reason", "n_samples"])
-    r = obs["qc_reason"].astype(str).str.split(";").explode().str.strip()
-    r = r[r != ""]
+    r = obs["qc_reason"].fillna("").astype(str).str.split(";").explode().str.strip()
+    r = r[(r != "") & (r != "nan")]
+    # "reads 12371 < 50000" and "reads 0 < 50000" are one reason: drop the sample's own value
+    r = r.str.replace(r"^(\D+?)\s+-?[\d.]+(?:e[-+]?\d+)?\s*(?=[<>≤≥])", r"\1 ", regex=True)
+    r = r.str.replace(r"^\d+ segments \(", "segments (", regex=True)
     return r.value_counts().rename_axis("reason").reset_index(name="n_samples")
 
 
@@ -88,13 +101,23 @@ PHENOTYPE_LEVELS = {"events": "all gated events of the sort files", "sorted": "s
                     "sequenced": "sequenced samples"}
 
 
+def _sheet_phenotypes(obs: pd.DataFrame | None) -> pd.DataFrame:
+    """Phenotype counts of the sequenced samples, from the sample sheet's ``phenotype`` column."""
+    if obs is None or "phenotype" not in obs or not (obs["phenotype"].fillna("").astype(str) != "").any():
+        return pd.DataFrame(columns=["patient", "phenotype", "n", "level"])
+    ph = obs[obs["phenotype"].fillna("").astype(str) != ""].reset_index()
+    c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
+    c["level"] = "sequenced samples, from the sample sheet"
+    return c
+
+
 def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
     """Phenotype mix per patient (Fig. 1c): ``patient, phenotype, n, percent, level``.
 
     From ``phenotype_summary.tsv`` when the phenotype step ran (level ``events``, i.e. every
     gated event, else ``sorted`` wells, else ``sequenced`` samples; files of one patient are
-    summed); otherwise from the phenotypes of the sequenced samples in the sample sheet.
-    ``percent`` is the share among the three CTC phenotypes (empty for CD45+ and outside).
+    summed); otherwise, and for a patient with no CTC in the sort files, from the phenotypes
+    of the sequenced samples in the sample sheet (``level`` says which).  ``percent`` is the share among the three CTC phenotypes (empty for CD45+ and outside).
     """
     cols = ["patient", "phenotype", "n", "percent", "level"]
     if res.phenotype_summary is not None and len(res.phenotype_summary):
@@ -103,10 +126,19 @@ def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
         ps = ps[ps["level"] == level]
         c = ps.groupby(["patient", "phenotype"], sort=True)["count"].sum().rename("n").reset_index()
         c["level"] = PHENOTYPE_LEVELS.get(level, level)
-    elif res.obs is not None and (res.obs["phenotype"] != "").any():
-        ph = res.obs[res.obs["phenotype"] != ""].reset_index()
-        c = ph.groupby(["patient", "phenotype"], sort=True).size().rename("n").reset_index()
-        c["level"] = "sequenced samples, from the sample sheet"
+        # a patient whose CTCs were not in the sort files (e.g. pools picked by hand) would read
+        # "no CTC" here while the resistance section counts its CTC samples: use the sheet's
+        # phenotypes of that patient's sequenced samples instead, and say so
+        sheet = _sheet_phenotypes(res.obs)
+        if len(sheet):
+            has_ctc = c[c["phenotype"].isin(CTC_PHENOTYPES)].groupby("patient")["n"].sum()
+            fill = [p for p in sheet["patient"].unique() if has_ctc.get(p, 0) == 0
+                    and sheet[(sheet["patient"] == p) & sheet["phenotype"].isin(CTC_PHENOTYPES)]["n"].sum() > 0]
+            if fill:
+                c = pd.concat([c[~c["patient"].isin(fill)], sheet[sheet["patient"].isin(fill)]], ignore_index=True)
+                c = c.sort_values(["patient", "phenotype"], kind="stable").reset_index(drop=True)
+    elif len(_sheet_phenotypes(res.obs)):
+        c = _sheet_phenotypes(res.obs)
     else:
         return pd.DataFrame(columns=cols)
     c["patient"] = c["patient"].astype(object).where(c["patient"].notna(), "").astype(str)
@@ -117,8 +149,9 @@ def phenotype_counts(res: RunOutputs) -> pd.DataFrame:
 
 
 def ploidy_counts(obs: pd.DataFrame) -> pd.DataFrame:
-    """Number of QC-passed tumour samples at each base ploidy per patient, with WGD (Fig. 2c)."""
-    ok = _tumour(obs) & _passed(obs) & obs.get("ploidy", pd.Series(np.nan, index=obs.index)).notna()
+    """Number of QC-passed tumour samples (normal-like excluded) at each base ploidy per patient,
+    with WGD (Fig. 2c)."""
+    ok = _tumour_cells(obs) & obs.get("ploidy", pd.Series(np.nan, index=obs.index)).notna()
     t = obs.loc[ok, ["patient", "ploidy"]].copy()
     t["ploidy"] = t["ploidy"].astype(int)
     c = t.groupby(["patient", "ploidy"]).size().rename("n").reset_index()
@@ -137,8 +170,8 @@ def ploidy_table(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def instability_by_patient(obs: pd.DataFrame) -> pd.DataFrame:
-    """Median instability metrics of QC-passed tumour samples per patient."""
-    ok = _tumour(obs) & _passed(obs)
+    """Median instability metrics of QC-passed tumour samples per patient (normal-like excluded)."""
+    ok = _tumour_cells(obs)
     cols = [c for c in ("fga", "breakpoints", "wgii", "n_cn_states", "max_amplification") if c in obs]
     if not cols:
         return pd.DataFrame(columns=["patient", "n"])

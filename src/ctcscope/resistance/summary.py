@@ -175,7 +175,9 @@ def summarise(r, kb) -> dict:
     on = [x for x in on_target if not (x.startswith("No ALK resistance mutation") and said.startswith("no alk resistance"))]
     act_text = [x for d, x in zip(act, actionable) if d.mechanism.id not in lead_mechs]
     ev_text = [x for x in evidence if not (x.startswith("Options with support") and targeted
-                                           and all(o["therapy"].lower() in said for o in targeted[:3]))]
+                                           and all(o["therapy"].lower() in said for o in targeted[:3]))
+               # the headline already says so when no option has support
+               and not (x.startswith("No targeted option") and said.startswith("no targeted option"))]
     sentences = [headline + "."] + on[:2] + act_text[:2] + lineage[:3] + context[:1] + ev_text[:2]
     return {"headline": headline, "text": " ".join(sentences), "on_target": on_target, "actionable": actionable,
             "lineage": lineage, "context": context, "evidence": evidence}
