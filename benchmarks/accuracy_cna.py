@@ -100,6 +100,7 @@ def evaluate(seeds, cells, method, bin_size=500_000, bias="default", params=None
                 "rmse": min_rmse_ploidy(segs[segs.sample_id == sid]),
                 "wgd_true": bool(tr.wgd.iloc[i]), "wgd": bool(out.obs.wgd.iloc[i]),
                 "normal_like": bool(out.obs.normal_like.iloc[i]),
+                "fga": float(out.obs.fga.iloc[i]), "wgd_probability": float(out.obs.wgd_probability.iloc[i]),
                 "exact": int((np.rint(out.layers["cn"][i][ok]) == np.rint(sim.truth.cn[i][ok])).sum()),
                 "bins": int(ok.sum())})
         singles = tr.index[(tr.sample_type == "ctc").to_numpy() & ~tr.normal_like.to_numpy()]

@@ -77,6 +77,31 @@ def test_simulated_cohorts_ploidy_copy_number_wgd_and_normal_like(simulated, hg1
     assert (m.ploidy[ctrl] == 2).all()
 
 
+def test_flat_cell_with_a_few_noise_segments_is_not_a_confident_wgd_tumour_cell(hg19):
+    """A normal-like "CTC" (true flat 2n) whose segmentation kept a few short noise segments:
+    on the finer 5n lattice those fit better than on 2n, and read depth alone called it 5n
+    with WGD (CTC14: 5n, fga 1.9 % at 5n; 1.5 % and P(WGD) = 0.996 in the whole cohort).  A
+    profile that (almost) entirely sits at its base level carries no ploidy information: it is
+    normal-like, assumed 2n, without WGD, and without a read-depth P(WGD).  Patient P2 of
+    ``random_design(30, seed=0)`` (the cohort of ``ctcscope simulate --cells 30``): CTCs 07-15
+    (seven of clone A, two flat), the pool and the two controls."""
+    from ctcscope.simulate import random_design, simulate_cohort
+
+    sim = simulate_cohort(random_design(30, seed=0, genome=hg19), hg19, seed=0)
+    keep = [s for s in sim.adata.obs_names if s.startswith("SIM-P2_") and s[-2:] not in ("01", "02", "03", "04", "05", "06")]
+    out = call_copy_number(sim.adata[keep].copy(), workers=2, quiet=True)
+    t = sim.truth.samples.set_index("sample_id").loc[out.obs_names]
+    o = out.obs
+    flat_ctc = (t.normal_like & t.sample_type.eq("ctc")).to_numpy()
+    assert flat_ctc.sum() == 2  # CTC14 (the one read depth called 5n) and CTC15
+    assert o.normal_like[flat_ctc].all() and (o.ploidy[flat_ctc] == 2).all() and not o.wgd[flat_ctc].any()
+    assert (o.ploidy_basis[flat_ctc] == "flat profile: assumed 2n").all()
+    assert o.wgd_probability[flat_ctc].isna().all() and o.ploidy_confidence[flat_ctc].isna().all()
+    # the rule leaves the tumour cells (clone A, 4n, 13-17 % altered) alone
+    tum = (~t.normal_like & t.sample_type.isin(["ctc", "ctc_pool"])).to_numpy()
+    assert not o.normal_like[tum].any() and (o.ploidy[tum] >= 4).all() and (o.fga[tum] > 0.1).all()
+
+
 def test_posterior_beats_the_min_rmse_baseline(simulated):
     """The study's Control-FREEC-style rule (min RMSE over 2n..6n) on the same segments."""
     right_post, right_rmse, n = 0, 0, 0
@@ -127,6 +152,10 @@ def test_ploidy_basis_and_what_the_confidence_means(simulated):
         flat = o.normal_like.to_numpy() & ~ctrl
         assert (o.ploidy_basis[flat] == "flat profile: assumed 2n").all()
         assert o.ploidy_confidence[ctrl | flat].isna().all() and (o.ploidy[ctrl | flat] == 2).all()
+        # nor a read-depth runner-up or P(WGD): a 2n cell without WGD never carries P(WGD) > 0.5
+        assert o.wgd_probability[ctrl | flat].isna().all() and o.ploidy_runner_up_prob[ctrl | flat].isna().all()
+        assert o.ploidy_runner_up[ctrl | flat].isna().all()
+        assert not ((o.wgd_probability > 0.5) & ~o.wgd).any()
         inferred = o.ploidy_basis.isin(["read depth", "clone consensus"]).to_numpy()
         assert (inferred == (~ctrl & ~flat & o.ploidy.notna().to_numpy())).all()
         conf = o.ploidy_confidence[inferred]
@@ -183,6 +212,8 @@ def test_real_10x_and_varbin_cells_go_through(data_path, hg19):
     out = call_copy_number(v, workers=1, quiet=True)
     o = out.obs.iloc[0]
     assert o.qc_pass and o.ploidy == 2
+    # flat: assumed 2n, so no read-depth P(WGD) (it was 0.53 on a cell reported 2n, no WGD)
+    assert o.normal_like and not o.wgd and np.isnan(o.wgd_probability)
     # a male cell: one X, called as 1 copy without disturbing the autosomal ploidy
     x = out.var.chrom.astype(str).eq("X").to_numpy() & out.var.use.to_numpy()
     assert np.nanmedian(out.layers["cn"][0, x]) == 1

@@ -777,7 +777,11 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         c = r["call"]
         if c is None or is_control[i] or nl0[i]:
             continue
-        late[i] = (c.p_flat >= P["flat_min_posterior"]) or (c.ploidy == 2 and r["instability"]["fga"] <= P["flat_max_fga"])
+        # at a ploidy other than 2n, a call that leaves (almost) the whole genome at its base
+        # carries no ploidy information either: a flat profile fits every lattice, and a few
+        # short noise segments can make a finer one (5n) fit better than 2n
+        max_fga = P["flat_max_fga"] if c.ploidy == 2 else P["flat_max_fga_other"]
+        late[i] = (c.p_flat >= P["flat_min_posterior"]) or (r["instability"]["fga"] <= max_fga)
     redo = np.flatnonzero(late & np.array([r["call"] is not None and r["call"].ploidy != 2 for r in res3]))
     for i in redo:
         res2[i]["is_control"] = True
@@ -812,10 +816,15 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["scale"] = [c.scale if c else np.nan for c in calls]
     o["ploidy_confidence"] = conf
     o["ploidy_basis"] = pd.Categorical(basis, categories=list(PLOIDY_BASES))
-    o["ploidy_runner_up"] = pd.array([c.runner_up if c else None for c in calls], dtype="Int64")
-    o["ploidy_runner_up_prob"] = [c.runner_up_prob if c else np.nan for c in calls]
+    # like ploidy_confidence, the runner-up and P(WGD) exist only where the ploidy is inferred:
+    # for a flat profile read depth cannot tell 2n from 5n (it may put P(WGD) = 0.99 on a
+    # cell reported 2n without WGD), and a control's is given
+    inferred = np.isin(basis, ["read depth", "clone consensus"])
+    o["ploidy_runner_up"] = pd.array([c.runner_up if c and inf else None for c, inf in zip(calls, inferred)],
+                                     dtype="Int64")
+    o["ploidy_runner_up_prob"] = [c.runner_up_prob if c and inf else np.nan for c, inf in zip(calls, inferred)]
     o["wgd"] = [bool(c.wgd) if c else False for c in calls]
-    o["wgd_probability"] = [c.wgd_probability if c else np.nan for c in calls]
+    o["wgd_probability"] = [c.wgd_probability if c and inf else np.nan for c, inf in zip(calls, inferred)]
     qc_kw = {k: P[k] for k in ("min_reads", "max_mapd", "min_usable_fraction", "max_segments_per_100mb")}
     verdicts = [qc(reads=float(o["reads"].iloc[i]), mapd=o["mapd"].iloc[i], usable_bins=int(o["usable_bins"].iloc[i]),
                    genome_usable_bins=int(use.sum()), n_segments=int(o["n_segments"].iloc[i]), usable_mb=usable_mb,

@@ -24,7 +24,10 @@ and the run's waviness, whichever is smaller — is below
 largest such fraction seen among them (plus 0.01, at most ``flat_cap`` = 0.05), so the
 threshold adapts to the run's noise.  A sample is normal-like as well when its ploidy
 posterior puts at least ``flat_min_posterior`` (0.5) of its mass on solutions with nothing
-altered, or when it is called 2n with at most ``flat_max_fga`` (0.5 %) of its genome altered.
+altered, or when it is called 2n with at most ``flat_max_fga`` (0.5 %) of its genome altered,
+or at another ploidy with at most ``flat_max_fga_other`` (4 %) altered: a profile (almost)
+entirely at its base level carries no information on what that base is, and a few short noise
+segments can make a finer lattice (5n) fit them better than 2n.
 Normal-like cells are called 2n (a flat profile fits any ploidy; they are most probably normal
 diploid cells), with the confidence of the read-depth evidence alone.
 """
@@ -38,7 +41,7 @@ from ..genome.names import AUTOSOMES
 #: Default QC thresholds (recorded in ``uns['ctcscope']``).
 QC_DEFAULTS = dict(min_reads=50_000, max_mapd=0.45, min_usable_fraction=0.8, max_segments_per_100mb=20.0,
                    flat_delta=0.25, flat_z=3.0, flat_min_bins=3, flat_max_fraction=0.01, flat_cap=0.05,
-                   flat_max_fga=0.005, flat_min_posterior=0.5)
+                   flat_max_fga=0.005, flat_max_fga_other=0.04, flat_min_posterior=0.5)
 
 
 def qc(*, reads: float, mapd: float, usable_bins: int, genome_usable_bins: int, n_segments: int,
