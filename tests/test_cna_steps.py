@@ -271,6 +271,35 @@ def test_qc_names_every_failed_rule():
         assert word in why
 
 
+def test_mapd_limit_follows_the_bin_size():
+    """One flat cell of 330,000 reads with WGA-like overdispersion (variance 2.6 × mean) binned
+    at 500 kb and at 100 kb: its MAPD grows by ~sqrt(5) at the smaller bins (0.3 → 0.67), so a
+    fixed limit of 0.45 failed a cell that passes at 500 kb; the scaled limit (1.006 at 100 kb)
+    keeps the verdict of the same cell, and still fails one twice as noisy."""
+    from ctcscope.cna.noise import mapd
+    from ctcscope.cna.qc import mapd_limit
+
+    assert mapd_limit(500_000) == pytest.approx(0.45)
+    assert mapd_limit(100_000) == pytest.approx(0.45 * np.sqrt(5))
+    rng = np.random.default_rng(7)
+    reads, disp, m = {}, 2.6, {}
+    for size in (500_000, 100_000):
+        n = int(2.8e9 / size)
+        mu = 330_000 / n
+        k = mu / (disp - 1.0)  # negative binomial: variance = mu + mu^2 / k = disp * mu
+        counts = rng.negative_binomial(k, k / (k + mu), n).astype(float)
+        chrom = np.repeat(np.arange(22).astype(str), -(-n // 22))[:n]
+        m[size] = mapd(counts / counts.mean(), chrom)
+        reads[size] = counts.sum()
+    assert m[100_000] / m[500_000] == pytest.approx(np.sqrt(5), rel=0.1)
+    assert 0.25 < m[500_000] < 0.35 and m[100_000] > 0.45
+    verdict = {size: qc(reads=reads[size], mapd=m[size], usable_bins=100, genome_usable_bins=100, n_segments=1,
+                        usable_mb=2800, ploidy_called=True, max_mapd=mapd_limit(size))[0] for size in m}
+    assert verdict == {500_000: True, 100_000: True}
+    assert not qc(reads=reads[100_000], mapd=2 * m[100_000], usable_bins=100, genome_usable_bins=100, n_segments=1,
+                  usable_mb=2800, ploidy_called=True, max_mapd=mapd_limit(100_000))[0]
+
+
 def test_flat_fraction_and_normal_like():
     seg = pd.DataFrame({"chrom": ["1", "2", "3", "4"], "start": [0] * 4, "end": [10**8] * 4,
                         "n_bins": [200, 200, 200, 200], "seg_mean": [1.0, 1.02, 0.98, 1.5]})

@@ -43,7 +43,7 @@ from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_n
 from .instability import instability
 from .noise import NoiseModel, WaveModel, estimate_noise, estimate_waviness, mapd
 from .ploidy import PLOIDY_DEFAULTS, call_ploidy, report_grid
-from .qc import QC_DEFAULTS, flat_fraction, normal_like, qc
+from .qc import QC_DEFAULTS, flat_fraction, mapd_limit, normal_like, qc
 from .segment import SEGMENT_DEFAULTS, merge_equal, segment
 
 CONTROL_TYPES = ("wbc", "germline", "normal")
@@ -825,7 +825,10 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["ploidy_runner_up_prob"] = [c.runner_up_prob if c and inf else np.nan for c, inf in zip(calls, inferred)]
     o["wgd"] = [bool(c.wgd) if c else False for c in calls]
     o["wgd_probability"] = [c.wgd_probability if c and inf else np.nan for c, inf in zip(calls, inferred)]
-    qc_kw = {k: P[k] for k in ("min_reads", "max_mapd", "min_usable_fraction", "max_segments_per_100mb")}
+    qc_kw = {k: P[k] for k in ("min_reads", "min_usable_fraction", "max_segments_per_100mb")}
+    # the MAPD limit holds at mapd_bin_size and follows the run's bin size (docs in qc.py)
+    bin_width = float(np.median((bins["end"] - bins["start"]).to_numpy()[use]))
+    qc_kw["max_mapd"] = round(mapd_limit(bin_width, max_mapd=P["max_mapd"], mapd_bin_size=P["mapd_bin_size"]), 3)
     verdicts = [qc(reads=float(o["reads"].iloc[i]), mapd=o["mapd"].iloc[i], usable_bins=int(o["usable_bins"].iloc[i]),
                    genome_usable_bins=int(use.sum()), n_segments=int(o["n_segments"].iloc[i]), usable_mb=usable_mb,
                    ploidy_called=calls[i] is not None, **qc_kw)
@@ -854,5 +857,6 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     out.uns["cna"] = _sanitise({"parameters": P, "wave": wave.as_dict(), "panel_of_normals": pon_source,
                                 "shared_wave_sd": float(np.std(shared[0][bins["use"].to_numpy(bool)])) if shared else 0.0,
                                 "n_controls": int(is_control.sum()), "n_groups": int(len(gprior)),
+                                "mapd_limit": float(qc_kw["max_mapd"]),
                                 "clone_focal_changes": int(n_focal)})
     return out

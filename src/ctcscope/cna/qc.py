@@ -5,9 +5,15 @@ Pass/fail rules (:data:`QC_DEFAULTS`; every failed rule is named in ``qc_reason`
 - ``reads < min_reads`` (default 50,000): too few reads in usable bins to call copy number
   at the bin size (single-cell studies at 0.5-2 M reads; below ~50 k reads even 500 kb bins
   hold a handful of reads).
-- ``mapd > max_mapd`` (default 0.45): neighbouring-bin noise so high that single-copy
-  changes of a 2n cell (a log2 step of 0.58) are no longer separable from noise.  The
-  study's libraries lie at 0.15-0.35.
+- ``mapd > max_mapd`` (default 0.45 at ``mapd_bin_size`` = 500 kb bins, scaled to the run's
+  bin size by :func:`mapd_limit`): neighbouring-bin noise so high that single-copy changes of
+  a 2n cell (a log2 step of 0.58) are no longer separable from noise.  The study's libraries
+  lie at 0.15-0.35 at 500 kb.  MAPD is a per-bin figure: at a given read depth, read-count
+  noise per bin falls as 1/sqrt(reads per bin), i.e. as 1/sqrt(bin size), while what the rule
+  protects — the precision of a segment's mean over a given stretch of genome, which holds
+  bin size / bin-length-many bins — depends on MAPD × sqrt(bin size) only.  The limit is
+  therefore ``max_mapd × sqrt(mapd_bin_size / bin size)``: 1.01 at 100 kb (a cell of ~330 k
+  reads there has MAPD ≈ 0.6, ≈ 0.3 at 500 kb: the same cell), 0.32 at 1 Mb.
 - ``usable_bins < min_usable_fraction`` of the genome's usable bins (default 0.8): most of
   the genome has no signal (empty WGA product, failed library).
 - ``n_segments > max_segments_per_100mb`` (default 20 per 100 Mb of usable genome):
@@ -39,9 +45,18 @@ import pandas as pd
 from ..genome.names import AUTOSOMES
 
 #: Default QC thresholds (recorded in ``uns['ctcscope']``).
-QC_DEFAULTS = dict(min_reads=50_000, max_mapd=0.45, min_usable_fraction=0.8, max_segments_per_100mb=20.0,
+QC_DEFAULTS = dict(min_reads=50_000, max_mapd=0.45, mapd_bin_size=500_000, min_usable_fraction=0.8, max_segments_per_100mb=20.0,
                    flat_delta=0.25, flat_z=3.0, flat_min_bins=3, flat_max_fraction=0.01, flat_cap=0.05,
                    flat_max_fga=0.005, flat_max_fga_other=0.04, flat_min_posterior=0.5)
+
+
+def mapd_limit(bin_size: float, *, max_mapd: float = QC_DEFAULTS["max_mapd"],
+               mapd_bin_size: float = QC_DEFAULTS["mapd_bin_size"]) -> float:
+    """The MAPD limit at bins of ``bin_size`` bp: ``max_mapd`` holds at ``mapd_bin_size`` and
+    scales with sqrt(mapd_bin_size / bin_size) (per-bin noise ∝ 1/sqrt(reads per bin))."""
+    if not bin_size > 0:
+        return float(max_mapd)
+    return float(max_mapd * np.sqrt(mapd_bin_size / bin_size))
 
 
 def qc(*, reads: float, mapd: float, usable_bins: int, genome_usable_bins: int, n_segments: int,

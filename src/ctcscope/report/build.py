@@ -222,7 +222,8 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
     reasons = S.qc_reasons(res.obs)
     from ..cna.qc import QC_DEFAULTS as Q   # the rules the copy-number step applies (reading only)
 
-    rules = (f"fewer than {Q['min_reads']:,} reads in usable bins; MAPD above {Q['max_mapd']:g}; fewer than "
+    rules = (f"fewer than {Q['min_reads']:,} reads in usable bins; MAPD above {Q['max_mapd']:g} at "
+             f"{Q['mapd_bin_size'] // 1000:g} kb bins (scaled by 1/sqrt(bin size) at other bin sizes); fewer than "
              f"{Q['min_usable_fraction']:.0%} of the genome's usable bins with reads; more than "
              f"{Q['max_segments_per_100mb']:g} segments per 100 Mb (hyper-segmented); no callable ploidy")
     return dict(sec, ran=True, rules=rules, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
