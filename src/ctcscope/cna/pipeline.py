@@ -185,8 +185,9 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
         return empty
     if item["is_control"] and not item["germline"] and pc.ploidy != 2:
         # a flat profile fits any ploidy; normal-like cells are called as the diploid cells they
-        # most probably are (the copy numbers of the 2n solution), while the reported
-        # confidence, runner-up and WGD probability stay those of the read-depth evidence alone
+        # most probably are (the copy numbers of the 2n solution), while the posterior stays that
+        # of the read-depth evidence alone (confidence, runner-up and P(WGD) are not reported
+        # for them: see ploidy_basis and the assembly below)
         free = pc
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
                                                      "grid_max": params["control_grid"][1]})

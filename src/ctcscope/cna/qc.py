@@ -35,7 +35,8 @@ or at another ploidy with at most ``flat_max_fga_other`` (4 %) altered: a profil
 entirely at its base level carries no information on what that base is, and a few short noise
 segments can make a finer lattice (5n) fit them better than 2n.
 Normal-like cells are called 2n (a flat profile fits any ploidy; they are most probably normal
-diploid cells), with the confidence of the read-depth evidence alone.
+diploid cells); their ploidy confidence, runner-up and P(WGD) are not reported (NaN), since
+read depth cannot tell (the read-depth posterior stays in ``obsm['ploidy_posterior']``).
 """
 from __future__ import annotations
 
