@@ -60,7 +60,8 @@ PIPELINE_DEFAULTS = dict(
     group_min_r=0.55,  # correlation of relative profiles to join a clone group
     group_member_r=0.7,  # correlation of a member with its group's consensus profile
     group_min_size=3,  # smallest group with a consensus
-    group_conf=0.99,  # members this confident must agree (up to doubling) for the consensus to be used
+    group_conf=0.95,  # a member this confident on its own is "resolved": its clone may sharpen, never change its call
+    group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
@@ -70,10 +71,12 @@ PIPELINE_DEFAULTS = dict(
     shared_wave_min_samples=6,  # fewer samples (a clone counting once): no shared undulation is estimated
     shared_wave_bandwidth_mb=1.0,  # smoothing of the residuals along the genome
     shared_wave_grid_step=0.006,  # coarser scale grid of the first calls (speed)
-    shared_wave_reliability="split-half",
+    shared_wave_reliability="split-half",  # how much of the estimated shared wave is signal (or "sampling")
     shared_wave_max_loading=3.0,  # a sample's share of the run's undulation is at most this
-    shared_wave_min_reliability=0.75,  # below this split-half reliability the run shares no clear undulation  # how much of the estimated shared wave is signal (or "sampling")
+    shared_wave_min_reliability=0.75,  # below this split-half reliability the run shares no clear undulation
+    shared_wave_residual="segment",  # residuals from each sample's own segment means ("segment") or a first call ("call")
     clone_focal=True,  # clone-shared focal amplifications: level measured on the clone (clone_focal_levels)
+    resolved_conf=0.95,  # a ploidy inferred with at least this posterior probability is "resolved"
 )
 
 DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **PIPELINE_DEFAULTS}
@@ -108,6 +111,16 @@ def _pass_correct(counts: np.ndarray, bins: pd.DataFrame, params: dict) -> dict:
             pos = 0.5 * (bins["start"].to_numpy(np.float64) + bins["end"].to_numpy(np.float64))
             resid = resid / smooth_by_chrom(resid, chrom.astype(str), pos, params["pon_highpass_mb"] * 1e6)
     return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32)}
+
+
+def _segment_levels(seg: pd.DataFrame | None, n: int) -> np.ndarray:
+    """Each bin's segment mean (NaN outside segments)."""
+    out = np.full(n, np.nan)
+    if seg is None:
+        return out
+    for a, b, m in zip(seg["first_bin"].to_numpy(), seg["end_bin"].to_numpy(), seg["seg_mean"].to_numpy()):
+        out[a:b] = m
+    return out
 
 
 def _lone_bins(seg: pd.DataFrame, n: int) -> np.ndarray:
@@ -299,6 +312,25 @@ def _prepare_calls(res2, is_control, normal_like0, levels, wave, fixed) -> None:
 #: What a sample's ploidy rests on (``obs['ploidy_basis']``), in the order they are checked.
 PLOIDY_BASES = ("control: diploid by definition", "flat profile: assumed 2n", "clone consensus", "read depth",
                 "no call")
+
+
+#: ``obs['ploidy_status']``: whether read depth (with the clone's help) fixes the ploidy.
+PLOIDY_STATUSES = ("resolved", "ambiguous", "no call")
+
+
+def ploidy_status(basis: np.ndarray, conf: np.ndarray, resolved_conf: float) -> np.ndarray:
+    """``resolved`` where the ploidy is given (controls) or inferred with a posterior of at least
+    ``resolved_conf``; ``ambiguous`` where read depth leaves it open — a flat profile (any
+    ploidy fits it), or a posterior split between candidates (typically k and 2k: a doubled
+    genome with few changes since the doubling); ``no call`` where nothing could be called."""
+    basis = np.asarray(basis, dtype=object)
+    conf = np.asarray(conf, dtype=np.float64)
+    out = np.full(basis.size, "ambiguous", dtype=object)
+    out[basis == "control: diploid by definition"] = "resolved"
+    inferred = np.isin(basis, ["read depth", "clone consensus"])
+    out[inferred & (conf >= resolved_conf)] = "resolved"
+    out[basis == "no call"] = "no call"
+    return out
 
 
 def ploidy_basis(results: list[dict], is_control: np.ndarray, flat: np.ndarray,
@@ -694,11 +726,19 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     # divided out, and the samples segmented again
     shared = None
     if P["shared_wave"] and n >= P["shared_wave_min_samples"]:
-        _prepare_calls(res2, is_control, np.zeros(n, bool), levels, wave, fixed)
-        pre = map_samples(_pass_call, res2, bins=bins, params={**P, "grid_step": P["shared_wave_grid_step"]},
-                          description="first calls", **mp)
-        lev = np.vstack([np.asarray(q["cn"], np.float64) * (q["call"].scale if q["call"] is not None else np.nan)
-                         for q in pre])
+        if P["shared_wave_residual"] == "call":
+            _prepare_calls(res2, is_control, np.zeros(n, bool), levels, wave, fixed)
+            pre = map_samples(_pass_call, res2, bins=bins, params={**P, "grid_step": P["shared_wave_grid_step"]},
+                              description="first calls", **mp)
+            lev = np.vstack([np.asarray(q["cn"], np.float64) * (q["call"].scale if q["call"] is not None else np.nan)
+                             for q in pre])
+            del pre
+        else:
+            # residuals from each sample's own segment means: nothing a call decides (a doubled
+            # genome called at half its ploidy leaves half-copy residuals in every cell of a
+            # clone, which a shared profile would then learn and divide out, confirming the
+            # wrong call); the undulation shared at the scale of whole segments is not seen
+            lev = np.vstack([_segment_levels(r["segments"], nb) for r in res2])
         ratios = np.vstack([np.asarray(r["ratio"], np.float64) for r in res2])
         # a clone votes once: its cells' first calls may share one error (a doubled genome
         # called at half its ploidy leaves the same half-copy residuals in every cell), which a
@@ -708,7 +748,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
                               min_samples=P["shared_wave_min_samples"], groups=votes,
                               reliability=P["shared_wave_reliability"], max_loading=P["shared_wave_max_loading"],
                               min_reliability=P["shared_wave_min_reliability"])
-        del pre, lev, ratios
+        del lev, ratios
         if w is not None:
             shared = (w, load)
             div = [np.exp(load[i] * w) for i in range(n)]
@@ -735,29 +775,39 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     _prepare_calls(res2, is_control, nl0, levels, wave, fixed)
     res3 = map_samples(_pass_call, res2, bins=bins, params=P, description="ploidy and copy number", **mp)
 
-    # members of a group whose confident calls agree up to doubling (one lineage with the ×2
-    # ambiguity unresolved in some cells) are called again with the group's consensus as a
-    # prior; a group whose members confidently differ otherwise (2n, 3n and 4n cells sharing
-    # trunk events) mixes ploidies, and its consensus is not used
+    # a clone's consensus as a prior for its members, within limits: cells of one lineage at
+    # 2n and 4n (or 3n and 6n) share trunk events and hence relative profiles, so a group is
+    # used only when its resolved members (own confidence >= group_conf) all have one ploidy;
+    # the prior may sharpen a member's own call, and may move an unresolved member only to a
+    # ploidy its own read depth leaves plausible (>= group_min_own) - never a resolved one
     used = []
     by_clone = np.zeros(n, dtype=bool)
     for gname, gp in gprior.items():
         if not gp:
             continue
-        mem = np.flatnonzero(groups == gname)
-        conf = {int(res3[i]["call"].ploidy) for i in mem
-                if res3[i]["call"] is not None and res3[i]["call"].confidence >= P["group_conf"]}
-        if not _doubling_family(conf):
+        mem = [i for i in np.flatnonzero(groups == gname) if not res2[i]["is_control"] and res3[i]["call"] is not None]
+        resolved = {int(res3[i]["call"].ploidy) for i in mem if res3[i]["call"].confidence >= P["group_conf"]}
+        if len(resolved) > 1:
             continue
-        used.append(gname)
-        redo = [i for i in mem if not res2[i]["is_control"]]
-        by_clone[redo] = True
-        for i in redo:
+        for i in mem:
             res2[i]["ploidy_prior"] = gp
-        new = map_samples(_pass_call, [res2[i] for i in redo], bins=bins, params=P, quiet=True,
+        new = map_samples(_pass_call, [res2[i] for i in mem], bins=bins, params=P, quiet=True,
                           workers=workers, scheduler=scheduler, description="clone prior")
-        for i, r in zip(redo, new):
+        changed = False
+        for i, r in zip(mem, new):
+            res2[i]["ploidy_prior"] = None
+            own, c = res3[i]["call"], r["call"]
+            if c is None:
+                continue
+            if c.ploidy != own.ploidy and (own.confidence >= P["group_conf"]
+                                           or own.ploidy_probs.get(int(c.ploidy), 0.0) < P["group_min_own"]):
+                continue
+            r["own_call"] = own
             res3[i] = r
+            by_clone[i] = True
+            changed = True
+        if changed:
+            used.append(gname)
     groups_all = groups.copy()
     groups = np.array([g if g in used else "" for g in groups], dtype=object)
 
@@ -817,6 +867,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["scale"] = [c.scale if c else np.nan for c in calls]
     o["ploidy_confidence"] = conf
     o["ploidy_basis"] = pd.Categorical(basis, categories=list(PLOIDY_BASES))
+    o["ploidy_status"] = pd.Categorical(ploidy_status(basis, conf, P["resolved_conf"]), categories=list(PLOIDY_STATUSES))
     # like ploidy_confidence, the runner-up and P(WGD) exist only where the ploidy is inferred:
     # for a flat profile read depth cannot tell 2n from 5n (it may put P(WGD) = 0.99 on a
     # cell reported 2n without WGD), and a control's is given
@@ -843,6 +894,18 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["ploidy_group"] = [str(gname) for gname in groups]
     grid = report_grid(P["report_step"], P["grid_min"], P["grid_max"])
     out.obsm["ploidy_posterior"] = np.vstack([r["posterior"] for r in res3]).astype(np.float32)
+    # probability of each integer ploidy 1..grid_max (the read-depth posterior, with the
+    # clone's prior where the basis is clone consensus); NaN where nothing was called
+    kmax = int(np.ceil(P["grid_max"]))
+    probs = np.full((n, kmax), np.nan, dtype=np.float32)
+    for i, c in enumerate(calls):
+        if c is not None and c.ploidy_probs:
+            probs[i] = 0.0
+            for k, q in c.ploidy_probs.items():
+                if 1 <= int(k) <= kmax:
+                    probs[i, int(k) - 1] = q
+    out.obsm["ploidy_probabilities"] = probs
+    out.uns["ploidy_labels"] = np.arange(1, kmax + 1)
     out.uns["ploidy_grid"] = grid
     segs = []
     for sid, r in zip(out.obs_names, res3):

@@ -56,14 +56,22 @@ import pandas as pd
 from ..genome.names import AUTOSOMES
 from .noise import NoiseModel, WaveModel
 
+_DEBUG: dict | None = None  # set to a dict to keep the last call's grid internals (development)
+
 #: Default parameters of :func:`call_ploidy` (recorded in ``uns['ctcscope']``).
 PLOIDY_DEFAULTS = dict(
     grid_min=1.0,
-    grid_max=8.5,
+    grid_max=10.0,
     grid_step=0.002,  # on log(mean CN)
     t_df=10.0,
     tau_spread=0.35,
-    tau_floor=0.02,
+    tau_points=3,
+    floor_grid=(0.02, 0.05),
+    floor_weights=(0.7, 0.3),
+    wave_length_factors=(0.4, 1.0, 2.5),
+    wave_length_weights=(0.25, 0.5, 0.25),
+    coarse_factor=5,
+    coarse_margin=20.0,
     scan_min_mb=3.0,
     step_window_mb=5.0,
     p_same=0.2,
@@ -73,13 +81,15 @@ PLOIDY_DEFAULTS = dict(
     call_deviation_scale=2.0,
     call_step_decay=0.8,
     wgd_prior=0.7,
-    post_wgd_change=0.25,
-    prior_range=(1.8, 6.5),
+    post_wgd_grid=(0.05, 0.35),
+    post_wgd_weights=(0.5, 0.5),
+    prior_range=(1.5, 8.0),
     prior_decay=0.25,
     fraction_prior=0.05,
     max_cn=40,
     report_step=0.05,
     prior_weight=0.99,
+    temperature=1.0,
 )
 
 #: Grid of mean copy number at which ``obsm['ploidy_posterior']`` is reported.
@@ -115,6 +125,11 @@ class PloidyCall:
             "ploidy_runner_up_prob": self.runner_up_prob, "wgd": self.wgd,
             "wgd_probability": self.wgd_probability,
         }
+
+
+def wave_lengths(length_mb: float, factors=PLOIDY_DEFAULTS["wave_length_factors"]) -> np.ndarray:
+    """Candidate waviness correlation lengths (Mb) around an estimate, kept within 1-80 Mb."""
+    return np.clip(float(length_mb) * np.asarray(factors, dtype=np.float64), 1.0, 80.0)
 
 
 def log_prior(M: np.ndarray, prior_range=PLOIDY_DEFAULTS["prior_range"],
@@ -188,8 +203,9 @@ def _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps
 
     The base keeps probability pi0.  Off-base levels are either even (doubled pre-WGD
     events: the pre-doubling deviation law of base B/2, probability 1 - eps) or odd (a ±1
-    change after the doubling, probability eps).  Steps alike: even steps follow the
-    pre-doubling step law in units of two copies, odd steps carry eps.
+    change after the doubling, probability eps).  Even steps follow the pre-doubling step law
+    in units of two copies (with 1 - eps); odd steps, which bound an odd level, the plain
+    step law (the level has paid eps for the event).
     """
     h = B // 2
     # pre-doubling off-base law over j = 0..kmax//2 (j != h)
@@ -216,12 +232,15 @@ def _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps
         if d % 2 == 0:
             ls[d] = log_pc + l1e + (d // 2 - 1) * log_rho
         else:
-            ls[d] = log_pc + log_eps + ((d + 1) // 2 - 1) * log_rho
+            # an odd step bounds an odd level, which has paid for the change after the
+            # doubling once already: charging eps again for each of its two edges would count
+            # one event three times (and make one clear odd segment worth almost nothing)
+            ls[d] = log_pc + ((d + 1) // 2 - 1) * log_rho
     return lq, ls
 
 
 @numba.njit(cache=True)
-def _chain(s, tau2, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac, viterbi, path):
+def _chain(s, tau2, phi2, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac, viterbi, path):
     """Forward (log marginal) or Viterbi pass over the segments' chains at scale ``s``.
 
     Each segment may take one of 4 lattice levels around its mean (in 1/N copies); a chain
@@ -244,7 +263,7 @@ def _chain(s, tau2, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, lq, l
     kmaxN = kmax * N
     for j in range(S):
         x = m[j] / s * N
-        v = vlev[j] + tau2 * wave2[j]
+        v = vlev[j] + tau2 * wave2[j] + phi2 * fl2[j]
         # candidate levels (in 1/N copies), kept inside [0, kmax]: for single cells the four
         # lattice points around the mean; for mixtures the two nearest fractional levels and
         # the two nearest whole copies (a whole level must always be on offer)
@@ -354,54 +373,71 @@ def _model_priors(B, wgd, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, 
 
 
 @numba.njit(cache=True)
-def _scan(s_grid, base, taus, log_wtau, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, kmax, log_frac,
-          log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps, log_wgd, out_lp, out_tau, out_wgd, out_pwgd, paths):
-    """Marginal likelihood of every grid scale (over waviness and over the doubled-genome
-    model when the base is even and >= 4), the best (tau, model) and its Viterbi levels."""
+def _scan(s_grid, base, tau2s, phi2s, lidx, log_wk, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, lg, N, kmax,
+          log_frac, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss, log_weps, log_wgd,
+          out_lp, out_k, out_model, out_pwgd, paths):
+    """Marginal likelihood of every grid scale and the best nuisance setting with its levels.
+
+    Marginalised: the systematic error of segment means (``K`` settings of waviness
+    amplitude ``tau2s``, correlation length — row ``lidx`` of ``wave2``/``wstep2`` — and
+    span-independent floor ``phi2s``, prior weights ``log_wk``) and,
+    where the base is even and >= 4, the doubled-genome model with its rate of changes after
+    the doubling (``E`` settings ``log_epss``, weights ``log_weps``).  ``out_model`` is 0 for
+    the plain lattice, ``1 + e`` for the doubled model with rate ``e``.
+    """
     G = s_grid.shape[0]
-    T = taus.shape[0]
+    K = tau2s.shape[0]
+    E = log_epss.shape[0]
+    nmod = 1 + E
     dummy = np.zeros(m.shape[0], dtype=np.int64)
-    acc = np.empty(2 * T)
+    acc = np.empty(nmod * K)
     for g in range(G):
         B = base[g]
         has_wgd = (B >= 4) and (B % 2 == 0)
-        nm = 2 if has_wgd else 1
-        for mi in range(2):
-            if mi >= nm:
-                for t in range(T):
-                    acc[mi * T + t] = -np.inf
+        for mi in range(nmod):
+            if mi > 0 and not has_wgd:
+                for k in range(K):
+                    acc[mi * K + k] = -np.inf
                 continue
-            wgd = mi == 1
-            lq, ls = _model_priors(B, wgd, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps)
-            lw = 0.0
-            if has_wgd:
-                lw = log_wgd if wgd else np.log(1.0 - np.exp(log_wgd))
-            for t in range(T):
-                acc[mi * T + t] = lw + log_wtau[t] + _chain(s_grid[g], taus[t] ** 2, m, vlev, wave2, start, step,
-                                                             vstep, wstep2, df, lg, N, lq, ls, log_frac, False, dummy)
+            if mi == 0:
+                lq = _level_prior(B, kmax, log_pi0, log_pi1, lam)
+                ls = _step_prior(kmax, log_p0, log_pc, log_rho)
+                lw = np.log(1.0 - np.exp(log_wgd)) if has_wgd else 0.0
+            else:
+                lq, ls = _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss[mi - 1])
+                lw = log_wgd + log_weps[mi - 1]
+            for k in range(K):
+                acc[mi * K + k] = lw + log_wk[k] + _chain(s_grid[g], tau2s[k], phi2s[k], m, vlev, wave2[lidx[k]], fl2,
+                                                         start, step, vstep, wstep2[lidx[k]], df, lg, N, lq, ls,
+                                                         log_frac, False, dummy)
         mx = acc.max()
         if mx == -np.inf:
             out_lp[g] = -np.inf
             out_pwgd[g] = 0.0
-            out_tau[g] = 0
-            out_wgd[g] = False
+            out_k[g] = 0
+            out_model[g] = 0
             continue
         tot = 0.0
         wsum = 0.0
-        for i in range(2 * T):
+        for i in range(nmod * K):
             if acc[i] > -np.inf:
                 e = np.exp(acc[i] - mx)
                 tot += e
-                if i >= T:
+                if i >= K:
                     wsum += e
         out_lp[g] = mx + np.log(tot)
         out_pwgd[g] = wsum / tot
         ib = int(np.argmax(acc))
-        out_tau[g] = ib % T
-        out_wgd[g] = ib >= T
-        lq, ls = _model_priors(B, ib >= T, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps)
-        _chain(s_grid[g], taus[ib % T] ** 2, m, vlev, wave2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac,
-               True, paths[g])
+        out_k[g] = ib % K
+        out_model[g] = ib // K
+        if out_model[g] == 0:
+            lq = _level_prior(B, kmax, log_pi0, log_pi1, lam)
+            ls = _step_prior(kmax, log_p0, log_pc, log_rho)
+        else:
+            lq, ls = _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss[out_model[g] - 1])
+        kk = ib % K
+        _chain(s_grid[g], tau2s[kk], phi2s[kk], m, vlev, wave2[lidx[kk]], fl2, start, step, vstep, wstep2[lidx[kk]],
+               df, lg, N, lq, ls, log_frac, True, paths[g])
 
 
 def local_steps(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseModel, window: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -448,7 +484,13 @@ def call_ploidy(
     grid_step: float = PLOIDY_DEFAULTS["grid_step"],
     t_df: float = PLOIDY_DEFAULTS["t_df"],
     tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
-    tau_floor: float = PLOIDY_DEFAULTS["tau_floor"],
+    tau_points: int = PLOIDY_DEFAULTS["tau_points"],
+    floor_grid: tuple = PLOIDY_DEFAULTS["floor_grid"],
+    floor_weights: tuple = PLOIDY_DEFAULTS["floor_weights"],
+    wave_length_factors: tuple = PLOIDY_DEFAULTS["wave_length_factors"],
+    wave_length_weights: tuple = PLOIDY_DEFAULTS["wave_length_weights"],
+    coarse_factor: int = PLOIDY_DEFAULTS["coarse_factor"],
+    coarse_margin: float = PLOIDY_DEFAULTS["coarse_margin"],
     scan_min_mb: float = PLOIDY_DEFAULTS["scan_min_mb"],
     step_window_mb: float = PLOIDY_DEFAULTS["step_window_mb"],
     p_same: float = PLOIDY_DEFAULTS["p_same"],
@@ -458,13 +500,15 @@ def call_ploidy(
     wgd_prior: float = PLOIDY_DEFAULTS["wgd_prior"],
     call_deviation_scale: float = PLOIDY_DEFAULTS["call_deviation_scale"],
     call_step_decay: float = PLOIDY_DEFAULTS["call_step_decay"],
-    post_wgd_change: float = PLOIDY_DEFAULTS["post_wgd_change"],
+    post_wgd_grid: tuple = PLOIDY_DEFAULTS["post_wgd_grid"],
+    post_wgd_weights: tuple = PLOIDY_DEFAULTS["post_wgd_weights"],
     fraction_prior: float = PLOIDY_DEFAULTS["fraction_prior"],
     max_cn: int = PLOIDY_DEFAULTS["max_cn"],
     report_step: float = PLOIDY_DEFAULTS["report_step"],
     report_range: tuple[float, float] | None = None,
     ploidy_prior: dict | None = None,
     prior_weight: float = PLOIDY_DEFAULTS["prior_weight"],
+    temperature: float = PLOIDY_DEFAULTS["temperature"],
 ) -> PloidyCall:
     """Posterior over the copy-number scale of one sample, and its absolute copy numbers.
 
@@ -483,11 +527,20 @@ def call_ploidy(
         the log scale outside it.
     grid_min, grid_max, grid_step : the grid of mean copy number (log-spaced by ``grid_step``).
     t_df : Student-t degrees of freedom of the level and step likelihoods.
-    tau_spread : SD on the log scale of the cell's waviness around the run's (marginalised).
+    tau_spread, tau_points : the cell's waviness amplitude is marginalised over ``tau_points``
+        values spread log-normally (SD ``tau_spread``) around the run's estimate.
     scan_min_mb : segments spanning less than this (Mb) do not inform the ploidy posterior
         (they are still called).
-    tau_floor : relative systematic error of any segment mean, whatever its span (2 %: the
-        chromosome-level scatter of a real euploid cell after correction).
+    wave_length_factors, wave_length_weights : the waviness correlation length is marginalised
+        over the run's estimate times these factors (within 1-80 Mb) with these prior weights:
+        a point value decides whether odd steps are noise (docs/cna.md).
+    coarse_factor, coarse_margin : the scale is scanned on a grid ``coarse_factor`` times
+        coarser first; the fine grid is evaluated around every coarse point within
+        ``coarse_margin`` (log units) of the best.
+    floor_grid, floor_weights : relative systematic error of any segment mean, whatever its
+        span (the chromosome-level scatter of real cells after correction: ~2 % in a euploid
+        cell, more in wavy ones), marginalised over these values with these prior weights —
+        a point value decides the scale when it is wrong (docs/cna.md).
     step_window_mb : span on each side of a breakpoint used to measure its local step (at
         least 3 bins).
     p_same : prior probability that a detected breakpoint does not change the copy number.
@@ -498,14 +551,17 @@ def call_ploidy(
         chosen solution are called (flatter, so focal amplifications keep their height).
     wgd_prior : prior probability that a genome with an even base >= 4 arose by doubling;
         its level prior then favours even copy numbers (doubled pre-WGD events).
-    post_wgd_change : in a doubled genome, the fraction of off-base segments (and of copy
-        number steps) that are odd, i.e. due to a change after the doubling.
+    post_wgd_grid, post_wgd_weights : in a doubled genome, the fraction of off-base segments
+        (and of copy-number steps) that are odd, i.e. due to a change after the doubling,
+        marginalised over these values: a doubling may be recent (almost no odd change) or old.
     fraction_prior : prior weight of a fractional level or step relative to a whole one (pools).
     report_step, report_range : spacing and span of the reported posterior (``report_grid``;
         the span defaults to the search grid).
     ploidy_prior : optional prior over integer ploidies (``{ploidy: probability}``), e.g. the
         posterior of the consensus of the sample's clone; mixed as
         ``prior_weight * prior + (1 - prior_weight) * uniform``.
+    temperature : the log posterior is divided by this before normalising (calibration of
+        the stated confidence on held-out sources; 1 = the model's own posterior).
 
     Returns
     -------
@@ -536,10 +592,14 @@ def call_ploidy(
     # per-segment inputs of the chain model
     floor2 = (0.01 * rbar) ** 2
     mpos = np.maximum(m, 0.0)
-    # sampling noise of the mean, a floor, and a span-independent systematic error (residual
-    # GC/mappability bias at the scale of whole chromosomes, seen in real diploid cells)
-    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2 + (tau_floor * mpos) ** 2
-    wave2 = mpos ** 2 * wave.mean_var_factor(span)  # × tau² in the kernel
+    # sampling noise of the mean and a small absolute floor; the systematic relative errors
+    # (waviness over the segment's span, a span-independent floor) enter in the kernel,
+    # marginalised over their uncertain sizes
+    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2
+    fl2 = mpos ** 2
+    # waviness of segment means and of local steps for each candidate correlation length
+    lengths = wave_lengths(wave.length_mb, wave_length_factors)
+    wave2 = np.stack([mpos ** 2 * WaveModel(1.0, L).mean_var_factor(span) for L in lengths])
     if ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns):
         step, vstep = local_steps(seg, ratio, noise, step_window)
     else:
@@ -548,7 +608,7 @@ def call_ploidy(
     vstep = vstep + floor2
     # the local windows still see the wave's change over their distance
     mloc = np.maximum(np.r_[m[:1], 0.5 * (m[1:] + m[:-1])], 0.0)
-    wstep2 = mloc ** 2 * 2.0 * (1.0 - wave.corr(step_window * bin_mb))
+    wstep2 = np.stack([mloc ** 2 * 2.0 * (1.0 - WaveModel(1.0, L).corr(step_window * bin_mb)) for L in lengths])
 
     def _arrays(sel):
         st = np.ones(sel.sum(), dtype=np.bool_)
@@ -559,19 +619,18 @@ def call_ploidy(
         st |= ~np.isfinite(stp)
         stp[st] = 0.0
         vs[st] = 1.0
-        return (np.ascontiguousarray(m[sel]), np.ascontiguousarray(vlev[sel]), np.ascontiguousarray(wave2[sel]), st,
-                np.ascontiguousarray(stp), np.ascontiguousarray(vs), np.ascontiguousarray(wstep2[sel]))
+        return (np.ascontiguousarray(m[sel]), np.ascontiguousarray(vlev[sel]), np.ascontiguousarray(wave2[:, sel]),
+                np.ascontiguousarray(fl2[sel]), st, np.ascontiguousarray(stp), np.ascontiguousarray(vs),
+                np.ascontiguousarray(wstep2[:, sel]))
 
     log_p0 = np.log(p_same)
     log_pc = np.log((1 - p_same) / 2 * (1 - step_decay))
     lg = math.lgamma((t_df + 1) / 2) - math.lgamma(t_df / 2)
-    pri = (np.log(base_prior), np.log(1 - base_prior), float(deviation_scale), log_p0, log_pc, np.log(step_decay),
-           np.log(post_wgd_change))
+    pri = (np.log(base_prior), np.log(1 - base_prior), float(deviation_scale), log_p0, log_pc, np.log(step_decay))
+    epss = np.asarray(post_wgd_grid, dtype=np.float64)
+    weps = np.asarray(post_wgd_weights, dtype=np.float64)
+    log_epss, log_weps = np.log(epss), np.log(weps / weps.sum())
 
-    # grid of mean copy number M (log-spaced) ↔ scale s = rbar / M (ratio per copy)
-    G = int(np.ceil(np.log(grid_max / grid_min) / grid_step)) + 1
-    M = grid_min * np.exp(grid_step * np.arange(G))
-    s = rbar / M
     A = _arrays(auto)
     # short segments (focal events, and pieces the focal scan cut out because they looked
     # extreme) say little about the lattice and their means are biased by that selection: in
@@ -581,23 +640,50 @@ def call_ploidy(
     if short.any() and (~short).sum() >= 3:
         A = list(A)
         A[1] = np.where(short, A[1] * 1e4 + 1.0, A[1])
-        A[2] = np.where(short, 0.0, A[2])
+        A[2] = np.ascontiguousarray(np.where(short[None, :], 0.0, A[2]))
+        A[3] = np.where(short, 0.0, A[3])
         A = tuple(A)
     na = nb[auto]
-    # base ploidy of each grid point from the nearest whole levels (length-weighted mode)
-    base = np.maximum(_modal(np.rint(A[0][None, :] / s[:, None]), na), 1).astype(np.int64)
-    # waviness of this cell: the run's value, marginalised over a log-normal spread
-    z = np.linspace(-2.0, 2.0, 5)
-    taus = wave.sd * np.exp(tau_spread * z)
-    log_wtau = -0.5 * z ** 2
-    log_wtau -= np.log(np.sum(np.exp(log_wtau)))
-    fit = np.empty(G)
-    tbest = np.empty(G, dtype=np.int64)
-    wbest = np.zeros(G, dtype=np.bool_)
-    pwgd = np.zeros(G)
-    paths = np.zeros((G, A[0].size), dtype=np.int64)
-    _scan(s, base, taus, log_wtau, *A, float(t_df), lg, N, int(max_cn), np.log(fraction_prior), *pri,
-          np.log(wgd_prior), fit, tbest, wbest, pwgd, paths)
+    # systematic error of segment means, marginalised: the cell's waviness amplitude (the
+    # run's value spread log-normally) x its correlation length x a span-independent floor
+    z = np.linspace(-2.0, 2.0, int(tau_points)) if int(tau_points) > 1 else np.zeros(1)
+    lwt = -0.5 * z ** 2
+    lwt -= np.log(np.sum(np.exp(lwt)))
+    lwl = np.log(np.asarray(wave_length_weights, np.float64) / np.sum(wave_length_weights))
+    lwf = np.log(np.asarray(floor_weights, np.float64) / np.sum(floor_weights))
+    ti, li, fi = (x.ravel() for x in np.meshgrid(np.arange(z.size), np.arange(len(lengths)),
+                                                  np.arange(len(floor_grid)), indexing="ij"))
+    tau2s = np.ascontiguousarray((wave.sd * np.exp(tau_spread * z[ti])) ** 2)
+    phi2s = np.ascontiguousarray(np.asarray(floor_grid, np.float64)[fi] ** 2)
+    lidx = np.ascontiguousarray(li.astype(np.int64))
+    log_wk = np.ascontiguousarray(lwt[ti] + lwl[li] + lwf[fi])
+
+    def scan(Mg):
+        sg = rbar / Mg
+        # base ploidy of each grid point from the nearest whole levels (length-weighted mode)
+        bg = np.maximum(_modal(np.rint(A[0][None, :] / sg[:, None]), na), 1).astype(np.int64)
+        out = (np.empty(Mg.size), np.empty(Mg.size, dtype=np.int64), np.zeros(Mg.size, dtype=np.int64),
+               np.zeros(Mg.size), np.zeros((Mg.size, A[0].size), dtype=np.int64))
+        _scan(sg, bg, tau2s, phi2s, lidx, log_wk, *A, float(t_df), lg, N, int(max_cn), np.log(fraction_prior), *pri,
+              log_epss, log_weps, np.log(wgd_prior), *out)
+        return (sg, bg) + out
+
+    # grid of mean copy number M (log-spaced) ↔ scale s = rbar / M (ratio per copy): a coarse
+    # pass over the whole range, then the fine grid around every coarse point that is not
+    # negligible (the posterior is a few narrow peaks, one per candidate lattice)
+    G = int(np.ceil(np.log(grid_max / grid_min) / grid_step)) + 1
+    M_all = grid_min * np.exp(grid_step * np.arange(G))
+    stride = max(1, int(round(coarse_factor)))
+    if stride > 1 and G > 4 * stride:
+        ci = np.arange(0, G, stride)
+        cs = scan(M_all[ci])
+        clp = cs[2] + log_prior(M_all[ci], prior_range, prior_decay)
+        keep = ci[clp >= clp.max() - coarse_margin]
+        fine = np.unique(np.clip(keep[:, None] + np.arange(-stride, stride + 1)[None, :], 0, G - 1).ravel())
+    else:
+        fine = np.arange(G)
+    M = M_all[fine]
+    s, base, fit, kbest, mbest, pwgd, paths = scan(M)
     lev = paths / N  # copies, (G, S_auto)
 
     # integer base ploidy of each grid solution: its modal whole copy number over autosomes
@@ -611,7 +697,11 @@ def call_ploidy(
         q = q / q.sum() if q.sum() > 0 else np.full(labels.size, 1.0 / labels.size)
         mix = prior_weight * q + (1.0 - prior_weight) / labels.size
         lp = lp + np.log(mix[np.clip(ploidy_g, 1, labels.size) - 1])
-    post = np.exp(lp - lp.max())
+    # calibration: the posterior tempered (T > 1 flattens it) so that a stated confidence is
+    # right as often as it says on held-out sources (docs/cna.md)
+    if _DEBUG is not None:
+        _DEBUG.update(M=M, fit=fit, lp=lp, ploidy_g=ploidy_g, paths=paths, mbest=mbest, kbest=kbest, base=base, A=A, s=s)
+    post = np.exp((lp - lp.max()) / max(float(temperature), 1e-6))
     post /= post.sum()
 
     uniq = np.unique(ploidy_g)
@@ -634,9 +724,13 @@ def call_ploidy(
     # final copy numbers: the same chain, but with flatter priors on the size of deviations and
     # steps, so that short strong events (focal amplifications) are not shrunk towards the base
     cpri = (pri[0], pri[1], float(call_deviation_scale), pri[3],
-            np.log((1 - p_same) / 2 * (1 - call_step_decay)), np.log(call_step_decay), pri[6])
-    lq, ls = _model_priors(int(base[g]), bool(wbest[g]), int(max_cn), *cpri)
-    _chain(s_hat, taus[tbest[g]] ** 2, *Aall, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
+            np.log((1 - p_same) / 2 * (1 - call_step_decay)), np.log(call_step_decay))
+    mb = int(mbest[g])
+    lq, ls = _model_priors(int(base[g]), mb > 0, int(max_cn), *cpri, log_epss[max(mb - 1, 0)])
+    kb = int(kbest[g])
+    Ak = list(Aall)
+    Ak[2], Ak[7] = np.ascontiguousarray(Aall[2][lidx[kb]]), np.ascontiguousarray(Aall[7][lidx[kb]])
+    _chain(s_hat, tau2s[kb], phi2s[kb], *Ak, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
     cn_all = np.full(n_seg, np.nan)
     cn_all[valid] = path / N
     ka = cn_all[auto]
@@ -653,7 +747,7 @@ def call_ploidy(
                       runner_up=runner, runner_up_prob=runner_p, wgd=best_p >= 4, wgd_probability=wgd_prob,
                       segment_cn=cn_all, posterior=rep,
                       ploidy_probs={int(p): float(q) for p, q in zip(uniq, mass)}, n_levels=n_levels,
-                      tau=float(taus[tbest[g]]), p_flat=p_flat)
+                      tau=float(np.sqrt(tau2s[kbest[g]])), p_flat=p_flat)
 
 
 def min_rmse_ploidy(segments: pd.DataFrame, ploidies=range(2, 7)) -> int:

@@ -78,8 +78,13 @@ class Genome:
 
     def to_var(self) -> pd.DataFrame:
         """The bins as an AnnData ``var`` table (index ``chrom:start-end``, 1-based for display)."""
+        from .replication import replication_timing
+
         v = self.bins.copy()
         v.index = (v.chrom + ":" + (v.start + 1).astype(str) + "-" + v.end.astype(str)).to_numpy()
+        if "replication_timing" not in v:
+            # the S-phase signal of the copy-number step (ctcscope.cna.cycle); NaN where unknown
+            v["replication_timing"] = replication_timing(self)
         return v
 
 
