@@ -66,8 +66,8 @@ PLOIDY_DEFAULTS = dict(
     t_df=10.0,
     tau_spread=0.35,
     tau_points=3,
-    floor_grid=(0.02, 0.05),
-    floor_weights=(0.7, 0.3),
+    floor_grid=(0.02, 0.05, 0.10),
+    floor_weights=(0.5, 0.3, 0.2),
     wave_length_factors=(0.4, 1.0, 2.5),
     wave_length_weights=(0.25, 0.5, 0.25),
     coarse_factor=5,
@@ -591,37 +591,38 @@ def call_ploidy(
 
     # per-segment inputs of the chain model
     floor2 = (0.01 * rbar) ** 2
-    mpos = np.maximum(m, 0.0)
-    # sampling noise of the mean and a small absolute floor; the systematic relative errors
-    # (waviness over the segment's span, a span-independent floor) enter in the kernel,
-    # marginalised over their uncertain sizes
-    vlev = noise.bin_var(mpos) / np.maximum(nb, 1) + floor2
-    fl2 = mpos ** 2
-    # waviness of segment means and of local steps for each candidate correlation length
     lengths = wave_lengths(wave.length_mb, wave_length_factors)
-    wave2 = np.stack([mpos ** 2 * WaveModel(1.0, L).mean_var_factor(span) for L in lengths])
-    if ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns):
-        step, vstep = local_steps(seg, ratio, noise, step_window)
-    else:
-        step = np.r_[np.nan, np.diff(m)]
-        vstep = np.r_[np.nan, vlev[1:] + vlev[:-1]]
-    vstep = vstep + floor2
-    # the local windows still see the wave's change over their distance
-    mloc = np.maximum(np.r_[m[:1], 0.5 * (m[1:] + m[:-1])], 0.0)
-    wstep2 = np.stack([mloc ** 2 * 2.0 * (1.0 - WaveModel(1.0, L).corr(step_window * bin_mb)) for L in lengths])
+    has_ratio = ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns)
 
     def _arrays(sel):
-        st = np.ones(sel.sum(), dtype=np.bool_)
+        """Chain inputs of the segments ``sel`` (in genome order), steps between consecutive ones."""
+        sub = seg[sel].reset_index(drop=True)
+        mm, nn, sp = m[sel], nb[sel], span[sel]
+        mpos = np.maximum(mm, 0.0)
+        # sampling noise of the mean and a small absolute floor; the systematic relative errors
+        # (waviness over the segment's span, a span-independent floor) enter in the kernel,
+        # marginalised over their uncertain sizes
+        vl = noise.bin_var(mpos) / np.maximum(nn, 1) + floor2
+        w2 = np.stack([mpos ** 2 * WaveModel(1.0, L).mean_var_factor(sp) for L in lengths])
+        if has_ratio:
+            stp, vs = local_steps(sub, ratio, noise, step_window)
+        else:
+            stp = np.r_[np.nan, np.diff(mm)]
+            vs = np.r_[np.nan, vl[1:] + vl[:-1]]
+        vs = vs + floor2
+        # the local windows still see the wave's change over their distance
+        mloc = np.maximum(np.r_[mm[:1], 0.5 * (mm[1:] + mm[:-1])], 0.0)
+        ws2 = np.stack([mloc ** 2 * 2.0 * (1.0 - WaveModel(1.0, L).corr(step_window * bin_mb)) for L in lengths])
+        st = np.ones(mm.size, dtype=np.bool_)
         c = chrom[sel]
         st[1:] = c[1:] != c[:-1]
-        stp, vs = step[sel].copy(), vstep[sel].copy()
         # a chain also restarts where the step is unknown (no usable bins around it)
         st |= ~np.isfinite(stp)
-        stp[st] = 0.0
-        vs[st] = 1.0
-        return (np.ascontiguousarray(m[sel]), np.ascontiguousarray(vlev[sel]), np.ascontiguousarray(wave2[:, sel]),
-                np.ascontiguousarray(fl2[sel]), st, np.ascontiguousarray(stp), np.ascontiguousarray(vs),
-                np.ascontiguousarray(wstep2[:, sel]))
+        stp = np.where(st, 0.0, stp)
+        vs = np.where(st, 1.0, vs)
+        return (np.ascontiguousarray(mm), np.ascontiguousarray(vl), np.ascontiguousarray(w2),
+                np.ascontiguousarray(mpos ** 2), st, np.ascontiguousarray(stp), np.ascontiguousarray(vs),
+                np.ascontiguousarray(ws2))
 
     log_p0 = np.log(p_same)
     log_pc = np.log((1 - p_same) / 2 * (1 - step_decay))
@@ -631,19 +632,16 @@ def call_ploidy(
     weps = np.asarray(post_wgd_weights, dtype=np.float64)
     log_epss, log_weps = np.log(epss), np.log(weps / weps.sum())
 
-    A = _arrays(auto)
-    # short segments (focal events, and pieces the focal scan cut out because they looked
-    # extreme) say little about the lattice and their means are biased by that selection: in
-    # the scan their levels carry no weight (the steps into and out of them still do); they
-    # are called at the end like all others
-    short = (span[auto] < scan_min_mb)
-    if short.any() and (~short).sum() >= 3:
-        A = list(A)
-        A[1] = np.where(short, A[1] * 1e4 + 1.0, A[1])
-        A[2] = np.ascontiguousarray(np.where(short[None, :], 0.0, A[2]))
-        A[3] = np.where(short, 0.0, A[3])
-        A = tuple(A)
-    na = nb[auto]
+    # the lattice is judged on segments of at least scan_min_mb, and on the steps between
+    # consecutive ones: short segments (focal events, pieces the focal scan cut out because
+    # they looked extreme, and the many short noise segments of a hyper-segmented profile)
+    # have means biased by that selection, and their steps in and out — each a few bins — are
+    # what lets a finer lattice "explain" noise; they are called at the end like all others
+    scan_sel = auto & (span >= scan_min_mb)
+    if scan_sel.sum() < 3:
+        scan_sel = auto
+    A = _arrays(scan_sel)
+    na = nb[scan_sel]
     # systematic error of segment means, marginalised: the cell's waviness amplitude (the
     # run's value spread log-normally) x its correlation length x a span-independent floor
     z = np.linspace(-2.0, 2.0, int(tau_points)) if int(tau_points) > 1 else np.zeros(1)
@@ -733,8 +731,9 @@ def call_ploidy(
     _chain(s_hat, tau2s[kb], phi2s[kb], *Ak, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
     cn_all = np.full(n_seg, np.nan)
     cn_all[valid] = path / N
-    ka = cn_all[auto]
-    mean_cn = float(np.sum(ka * na) / np.sum(na)) if N > 1 else float(np.sum(np.rint(ka) * na) / np.sum(na))
+    ka, nauto = cn_all[auto], nb[auto]
+    mean_cn = (float(np.sum(ka * nauto) / np.sum(nauto)) if N > 1
+               else float(np.sum(np.rint(ka) * nauto) / np.sum(nauto)))
 
     # posterior on the coarse reporting grid (mass of each report cell)
     edges = np.concatenate([[rgrid[0] - report_step / 2], (rgrid[1:] + rgrid[:-1]) / 2, [rgrid[-1] + report_step / 2]])

@@ -341,3 +341,54 @@ def merge_equal(segments: pd.DataFrame, ratio: np.ndarray, key: str = "cn") -> p
     for col in extra:
         agg[col] = s.groupby(run, sort=True)[col].first().to_numpy()
     return agg.reset_index(drop=True)[list(s.columns)]
+
+
+def merge_insignificant(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseModel, wave=None, *,
+                        z: float = 3.0) -> pd.DataFrame:
+    """Merge neighbouring segments whose means do not differ beyond noise and waviness.
+
+    PELT's penalty knows only the white, bin-level noise; long-range waviness makes a
+    low-noise cell's profile wander by a few per cent over megabases, and PELT cuts those
+    wanderings into segments (a DLP+ cell at MAPD 0.08 came out in ~350 segments).  Their
+    means then sit between copy-number levels and let a finer lattice "explain" them.  Here
+    the least distinct pair of neighbours (same chromosome) is merged while its difference is
+    below ``z`` standard errors — sampling noise of both means from ``noise`` plus the wave's
+    variance over each segment's span (``wave``: :class:`~ctcscope.cna.noise.WaveModel`) —
+    and the test repeated with the merged segment's new neighbours.
+    """
+    if segments is None or len(segments) < 2:
+        return segments
+    ratio = np.asarray(ratio, dtype=np.float64)
+    rows = [dict(r) for r in segments.reset_index(drop=True).to_dict("records")]
+    sums = [float(np.nansum(ratio[r["first_bin"]:r["end_bin"]])) for r in rows]
+
+    def var_mean(r, m):
+        v = float(noise.bin_var(max(m, 0.0))) / max(r["n_bins"], 1)
+        if wave is not None and wave.sd > 0:
+            span = (r["end"] - r["start"]) / 1e6
+            v += (wave.sd * max(m, 0.0)) ** 2 * float(wave.mean_var_factor(span))
+        return v
+
+    def zscore(i):
+        a, b = rows[i], rows[i + 1]
+        if a["chrom"] != b["chrom"]:
+            return np.inf
+        return abs(b["seg_mean"] - a["seg_mean"]) / np.sqrt(var_mean(a, a["seg_mean"]) + var_mean(b, b["seg_mean"]))
+
+    zs = [zscore(i) for i in range(len(rows) - 1)]
+    while zs:
+        i = int(np.argmin(zs))
+        if not zs[i] < z:
+            break
+        a, b = rows[i], rows[i + 1]
+        n = a["n_bins"] + b["n_bins"]
+        tot = sums[i] + sums[i + 1]
+        merged = {**a, "end": b["end"], "end_bin": b["end_bin"], "n_bins": n, "seg_mean": tot / max(n, 1)}
+        rows[i:i + 2] = [merged]
+        sums[i:i + 2] = [tot]
+        del zs[i]
+        if i < len(zs):
+            zs[i] = zscore(i)
+        if i > 0:
+            zs[i - 1] = zscore(i - 1)
+    return pd.DataFrame(rows, columns=segments.columns).astype(segments.dtypes.to_dict())
