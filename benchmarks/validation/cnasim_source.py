@@ -96,8 +96,11 @@ among the captured cells, unknown to the engine), scored, ploidy 2.  ``controls=
 leukocyte-like controls (``wbc``, flat diploid cells from the same normal run and read
 model), scored as 2n.  ``Cohort.cn`` is CNAsim's integer copy number (allele A + B) per bin.
 
-Speed (2 cores): a 60-cell cohort takes about 15 s with ``workers=2`` and about 25 s with
-``workers=1`` (see the ``__main__`` output for the measured times).
+Speed (measured on a 2-core machine shared with other jobs): a 60-cell cohort costs 13-20 s
+of CPU in all (``uns['cnasim']['cpu_seconds']``; CNAsim's own read-count loop is most of it)
+and took 16 s of wall time with ``workers=2`` at a load average of ~4, 25-40 s at ~7; the
+20-sample test cohort costs 8 s of CPU (19-28 s of wall time on the loaded machine).
+Unshimmed, CNAsim alone needs about twice the CPU.
 """
 from __future__ import annotations
 
@@ -435,6 +438,7 @@ def make_cohort(seed: int, *, split: str, n_cells: int = 60, bin_size: int = 500
     col = pos.loc[key[keep_var]].to_numpy()
 
     rng = np.random.default_rng([seed, 0xBEEF])
+    jobs_index = {j["lineage"]: k for k, j in enumerate(jobs)}
     rows, cn_rows, count_rows = [], [], []
     n_normal = info["n_normal"]
     for job, run in zip(jobs, runs):
@@ -457,14 +461,16 @@ def make_cohort(seed: int, *, split: str, n_cells: int = 60, bin_size: int = 500
     counts = np.vstack(count_rows).astype(np.int64)
     tab = pd.DataFrame(rows)
 
-    # per-cell depth (binomial thinning) and optional GC effect
-    for i in range(len(counts)):
-        f = _gc_factor(var.gc.to_numpy(), rng, gc_bias) if gc_bias > 0 else np.ones(counts.shape[1])
-        target = np.exp(rng.uniform(np.log(reads[0]), np.log(reads[1]))) if reads is not None else None
+    # per-cell depth (binomial thinning) and optional GC effect; each cell draws from its own
+    # stream (keyed by lineage and CNAsim cell name), so one cell's draws do not move another's
+    for i, r in enumerate(tab.itertuples()):
+        crng = np.random.default_rng([seed, 0xBEEF, jobs_index[r.lineage], int(r.cnasim_cell.removeprefix("cell"))])
+        f = _gc_factor(var.gc.to_numpy(), crng, gc_bias) if gc_bias > 0 else np.ones(counts.shape[1])
+        target = np.exp(crng.uniform(np.log(reads[0]), np.log(reads[1]))) if reads is not None else None
         expect = float((counts[i] * f).sum())
         p = f * (min(1.0, target / expect) if target is not None and expect > 0 else 1.0)
         if np.any(p < 1):
-            counts[i] = rng.binomial(counts[i], np.clip(p, 0, 1))
+            counts[i] = crng.binomial(counts[i], np.clip(p, 0, 1))
 
     order = rng.permutation(len(tab))
     tab, cn, counts = tab.iloc[order].reset_index(drop=True), cn[order], counts[order]
