@@ -98,7 +98,7 @@ model), scored as 2n.  ``Cohort.cn`` is CNAsim's integer copy number (allele A +
 
 Speed (measured on a 2-core machine shared with other jobs): a 60-cell cohort costs 13-20 s
 of CPU in all (``uns['cnasim']['cpu_seconds']``; CNAsim's own read-count loop is most of it)
-and took 16 s of wall time with ``workers=2`` at a load average of ~4, 25-40 s at ~7; the
+and took 13-16 s of wall time with ``workers=2`` at a load average of ~4, 25-40 s at ~7; the
 20-sample test cohort costs 8 s of CPU (19-28 s of wall time on the loaded machine).
 Unshimmed, CNAsim alone needs about twice the CPU.
 """
