@@ -8,6 +8,7 @@ Coordinates are 0-based, half-open (BED); chromosome names have no ``chr`` prefi
 """
 from .builtin import BUILTIN_BIN_SIZES, BUILTIN_BUILDS, Genome, load_genome, usable_bins
 from .names import AUTOSOMES, CHROMS, canonical_chrom, canonical_chroms, chrom_order, guess_build
+from .replication import replication_timing
 
 __all__ = [
     "AUTOSOMES",
@@ -20,5 +21,6 @@ __all__ = [
     "chrom_order",
     "guess_build",
     "load_genome",
+    "replication_timing",
     "usable_bins",
 ]
