@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from validation import scoring  # noqa: E402
 
-ALL_SOURCES = ("own", "own:stress", "own:nocontrols", "cnasim", "kronos", "real", "external")
+ALL_SOURCES = ("own", "own:stress", "own:nocontrols", "own:cellline", "own:sphase", "cnasim", "kronos", "real", "external")
 
 
 def source_cohorts(name: str, split: str, quick: bool):

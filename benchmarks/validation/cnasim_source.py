@@ -545,6 +545,23 @@ def cohorts(seeds: Iterable[int], *, split: str, n_cells: int = 60, bin_size: in
         yield make_cohort(int(seed), split=split, n_cells=n_cells, bin_size=bin_size, build=build, **opts)
 
 
+#: Seeds of benchmarks/validate_ploidy.py: (seed, options) per split.  Tuning 1-5, held out
+#: 101-110; every fifth cohort has hexaploid cells (a doubled 3n clone), one in each split has
+#: four leukocyte-like controls, one a GC bias on top of CNAsim's read model.
+SPLIT_SEEDS = {
+    "tune": [(1, {}), (2, {}), (3, {"gc_bias": 0.3}), (4, {"controls": 4}), (5, {"hexaploid": True})],
+    "holdout": [(101, {}), (102, {}), (103, {"gc_bias": 0.3}), (104, {"controls": 4}), (105, {"hexaploid": True}),
+                (106, {}), (107, {}), (108, {}), (109, {"hexaploid": True}), (110, {})],
+}
+
+
+def cohorts_for_split(split: str, *, quick: bool = False) -> Iterator[Cohort]:
+    """The cohorts of one split for benchmarks/validate_ploidy.py (see :data:`SPLIT_SEEDS`)."""
+    plan = SPLIT_SEEDS[split][:1] if quick else SPLIT_SEEDS[split]
+    for seed, opts in plan:
+        yield from cohorts([seed], split=split, **opts)
+
+
 # ---------------------------------------------------------------------------------------
 # __main__: the cohorts' mix and today's engine on them
 # ---------------------------------------------------------------------------------------

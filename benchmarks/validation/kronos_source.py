@@ -513,3 +513,10 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
 
 if __name__ == "__main__":
     main()
+
+
+def cohorts_for_split(split: str, *, quick: bool = False, max_cells: int = 200) -> Iterator[Cohort]:
+    """The cohorts of one split for benchmarks/validate_ploidy.py: ``max_cells`` cells of each
+    replicate of the split (rep1 tune, rep2 held out), in cohorts of at most 100 (quick: 100
+    cells of each replicate)."""
+    yield from cohorts(splits=(split,), max_cells=100 if quick else max_cells, cells_per_cohort=100)

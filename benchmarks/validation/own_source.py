@@ -11,7 +11,9 @@ accuracy on the data the study's design resembles.  Variants:
 * ``cellline`` — one "patient" of 60 cells from one or two clones of one ploidy (2n-6n,
   half of them doubled), no pools, no controls, no flat cells: a DLP+ or 10x run of a cell
   line, where every cell shares the trunk's events and run-level corrections can only be
-  learnt from the tumour cells.
+  learnt from the tumour cells;
+* ``sphase`` — the default preset with 20 % of single cells caught in S phase (their read
+  depth follows replication timing: ``ctcscope.simulate.counts.replication_factor``).
 
 Seeds: tuning 1-12 (as when the engine was first built); held out 101-125 (101-110
 default, 111-115 stress, 121-125 nocontrols).
@@ -30,6 +32,7 @@ SEEDS = {
     "stress": {"tune": (7, 8, 9), "holdout": tuple(range(111, 116))},
     "nocontrols": {"tune": (10, 11, 12), "holdout": tuple(range(121, 126))},
     "cellline": {"tune": (13, 14, 15, 16), "holdout": tuple(range(131, 139))},
+    "sphase": {"tune": (17, 18), "holdout": tuple(range(141, 146))},
 }
 
 
@@ -41,13 +44,16 @@ def cohort(seed: int, variant: str = "default", *, split: str = "holdout", n_cel
     g = load_genome(build, bin_size)
     g500 = load_genome(build, 500_000)
     preset = "stress" if variant == "stress" else "default"
+    bias = Bias.preset(preset)
+    if variant == "sphase":
+        bias = Bias(s_phase=0.2)
     if variant == "cellline":
         rng = np.random.default_rng(seed)
-        design = random_design(60, seed=seed, genome=g500, bias=Bias.preset(preset), n_patients=1,
+        design = random_design(60, seed=seed, genome=g500, bias=bias, n_patients=1,
                                clones_per_patient=(1, 2), ploidies=(int(rng.choice([2, 3, 4, 4, 5, 6])),),
                                normal_like=0.0, pools_per_patient=0, controls=False)
     else:
-        design = random_design(n_cells, seed=seed, genome=g500, bias=Bias.preset(preset))
+        design = random_design(n_cells, seed=seed, genome=g500, bias=bias)
     sim = simulate_cohort(design, g, seed=seed)
     ad_ = sim.adata
     tr = sim.truth.samples.set_index("sample_id").loc[ad_.obs_names]
@@ -67,6 +73,7 @@ def cohort(seed: int, variant: str = "default", *, split: str = "holdout", n_cel
         "sample_type": tr.sample_type.astype(str).to_numpy(),
         "pool_size": tr.pool_size.to_numpy(),
         "normal_like": tr.normal_like.to_numpy(),
+        "phase": tr.phase.astype(str).to_numpy() if "phase" in tr else "G1",
     }, index=ad_.obs_names)
     a = ad_[keep].copy()
     return Cohort(source=f"own:{variant}", name=f"seed{seed}", split=split, adata=a, truth=truth.loc[a.obs_names],

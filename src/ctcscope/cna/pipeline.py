@@ -38,13 +38,14 @@ from ..errors import InputError
 from ..genome.builtin import usable_bins
 from ..genome.names import AUTOSOMES, canonical_chroms
 from ..parallel import map_samples
+from .cycle import CYCLE_DEFAULTS, flag_replicating, replication_signal
 from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, nan_median, outlier_bins,
                       shared_wave, smooth_by_chrom)
 from .instability import instability
 from .noise import NoiseModel, WaveModel, estimate_noise, estimate_waviness, mapd
 from .ploidy import PLOIDY_DEFAULTS, call_ploidy, report_grid
 from .qc import QC_DEFAULTS, flat_fraction, mapd_limit, normal_like, qc
-from .segment import SEGMENT_DEFAULTS, merge_equal, segment
+from .segment import SEGMENT_DEFAULTS, merge_equal, merge_insignificant, segment
 
 CONTROL_TYPES = ("wbc", "germline", "normal")
 TUMOUR_TYPES = ("ctc", "ctc_pool", "biopsy")
@@ -77,9 +78,11 @@ PIPELINE_DEFAULTS = dict(
     shared_wave_residual="segment",  # residuals from each sample's own segment means ("segment") or a first call ("call")
     clone_focal=True,  # clone-shared focal amplifications: level measured on the clone (clone_focal_levels)
     resolved_conf=0.95,  # a ploidy inferred with at least this posterior probability is "resolved"
+    scan_merge_z=5.0,  # neighbouring segments closer than this (noise + waviness SEs) are one for the ploidy scan
 )
 
-DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **PIPELINE_DEFAULTS}
+DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **CYCLE_DEFAULTS,
+                            **PIPELINE_DEFAULTS}
 
 _BIN_COLS = ("chrom", "start", "end", "gc", "mappability", "use")
 
@@ -110,7 +113,11 @@ def _pass_correct(counts: np.ndarray, bins: pd.DataFrame, params: dict) -> dict:
         if params["pon_highpass_mb"]:
             pos = 0.5 * (bins["start"].to_numpy(np.float64) + bins["end"].to_numpy(np.float64))
             resid = resid / smooth_by_chrom(resid, chrom.astype(str), pos, params["pon_highpass_mb"] * 1e6)
-    return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32)}
+    rep = None
+    if params["s_phase"] and "rt" in bins and np.isfinite(bins["rt"].to_numpy()).sum() >= 200:
+        rep = replication_signal(r2, bins, bins["rt"].to_numpy(np.float64), window_mb=params["s_phase_window_mb"],
+                                 width=params["s_phase_width"])
+    return {"ratio": r2.astype(np.float32), "resid": resid.astype(np.float32), "replication": rep}
 
 
 def _segment_levels(seg: pd.DataFrame | None, n: int) -> np.ndarray:
@@ -186,7 +193,11 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
         return empty
     pp = _pick(params, PLOIDY_DEFAULTS)
     pp["report_range"] = (params["grid_min"], params["grid_max"])
-    kw = dict(ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"], ploidy_prior=item.get("ploidy_prior"))
+    # the lattice is judged on the segments that stand out of noise and waviness (merged at
+    # scan_merge_z); all segments are then called at the scale it picks
+    scan = merge_insignificant(seg, item["ratio"], item["noise"], item["wave"], z=params["scan_merge_z"])
+    kw = dict(ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"], ploidy_prior=item.get("ploidy_prior"),
+              scan_segments=scan)
     if item["germline"]:
         # controls (wbc, germline, normal) are diploid by what they are: called on the 2n
         # solution only
@@ -600,7 +611,8 @@ def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
     seg, sb = segment(cons, bins, noise=noise, **sp)
     noise = estimate_noise(pseudo, cons, chrom, level=sb)
     pp = _pick(params, PLOIDY_DEFAULTS)
-    pc = call_ploidy(seg, noise, ratio=cons, wave=wave, **pp)
+    scan = merge_insignificant(seg, cons, noise, wave, z=params["scan_merge_z"])
+    pc = call_ploidy(seg, noise, ratio=cons, wave=wave, scan_segments=scan, **pp)
     return pc.ploidy_probs if pc.ploidy is not None else {}
 
 
@@ -652,6 +664,8 @@ def _check_input(adata: ad.AnnData) -> tuple[np.ndarray, pd.DataFrame, pd.DataFr
         bins["use"] = usable_bins(bins)
     if "arm" in var:
         bins["arm"] = var["arm"].astype(str).to_numpy()
+    if "replication_timing" in var:
+        bins["rt"] = pd.to_numeric(var["replication_timing"], errors="coerce").to_numpy(np.float64)
     bins["use"] &= np.isfinite(bins["gc"].to_numpy())
     if not bins["use"].any():
         raise InputError("no bin is usable (var.use is False everywhere or GC is missing); check the genome bins")
@@ -706,6 +720,17 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     # 1. per-sample correction
     rows = [counts[i].astype(np.float64) for i in range(n)]
     res1 = map_samples(_pass_correct, rows, bins=bins, params=P, description="GC correction", **mp)
+
+    # 1b. cells caught replicating: the replication-timing pattern is divided out of single
+    # cells that carry it clearly (ctcscope.cna.cycle); they stay out of a panel of normals
+    single = (obs["pool_size"].to_numpy() == 1) & ~is_control
+    rep_fits = [r.get("replication") for r in res1]
+    s_score = np.array([f.score if f is not None else np.nan for f in rep_fits])
+    s_flag = flag_replicating(s_score, min_score=P["s_phase_min_score"], min_z=P["s_phase_min_z"]) & single
+    for i in np.flatnonzero(s_flag):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res1[i]["ratio"] = (np.asarray(res1[i]["ratio"], np.float64) / rep_fits[i].factor).astype(np.float32)
+        res1[i]["resid"] = np.full_like(res1[i]["resid"], np.nan)
 
     # 2. panel of normals from the run's controls (or all samples)
     resid = np.vstack([r["resid"] for r in res1]).astype(np.float64)
@@ -867,6 +892,10 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["scale"] = [c.scale if c else np.nan for c in calls]
     o["ploidy_confidence"] = conf
     o["ploidy_basis"] = pd.Categorical(basis, categories=list(PLOIDY_BASES))
+    o["s_phase_score"] = s_score
+    o["s_phase"] = s_flag
+    o["s_phase_progress"] = [float(np.nanmean(1.0 / (1.0 + np.exp(-(bins["rt"].to_numpy() - f.theta) / P["s_phase_width"]))))
+                             if (f is not None and s_flag[i] and "rt" in bins) else np.nan for i, f in enumerate(rep_fits)]
     o["ploidy_status"] = pd.Categorical(ploidy_status(basis, conf, P["resolved_conf"]), categories=list(PLOIDY_STATUSES))
     # like ploidy_confidence, the runner-up and P(WGD) exist only where the ploidy is inferred:
     # for a flat profile read depth cannot tell 2n from 5n (it may put P(WGD) = 0.99 on a

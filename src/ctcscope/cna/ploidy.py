@@ -64,15 +64,12 @@ PLOIDY_DEFAULTS = dict(
     grid_max=10.0,
     grid_step=0.002,  # on log(mean CN)
     t_df=10.0,
-    tau_spread=0.35,
-    tau_points=3,
-    floor_grid=(0.02, 0.05, 0.10),
-    floor_weights=(0.5, 0.3, 0.2),
-    wave_length_factors=(0.4, 1.0, 2.5),
-    wave_length_weights=(0.25, 0.5, 0.25),
+    # (waviness amplitude x, correlation length x, span-independent floor, prior weight)
+    noise_regimes=((1.0, 1.0, 0.02, 0.30), (0.6, 1.0, 0.02, 0.15), (1.6, 1.0, 0.05, 0.15),
+                   (1.0, 2.5, 0.02, 0.15), (1.0, 0.4, 0.02, 0.10), (1.6, 2.5, 0.10, 0.15)),
     coarse_factor=5,
-    coarse_margin=20.0,
-    scan_min_mb=3.0,
+    coarse_margin=12.0,
+    scan_min_mb=8.0,
     step_window_mb=5.0,
     p_same=0.2,
     step_decay=0.5,
@@ -90,6 +87,8 @@ PLOIDY_DEFAULTS = dict(
     report_step=0.05,
     prior_weight=0.99,
     temperature=1.0,
+    evidence_segments=40,
+    contamination=0.0,
 )
 
 #: Grid of mean copy number at which ``obsm['ploidy_posterior']`` is reported.
@@ -127,7 +126,7 @@ class PloidyCall:
         }
 
 
-def wave_lengths(length_mb: float, factors=PLOIDY_DEFAULTS["wave_length_factors"]) -> np.ndarray:
+def wave_lengths(length_mb: float, factors=(1.0,)) -> np.ndarray:
     """Candidate waviness correlation lengths (Mb) around an estimate, kept within 1-80 Mb."""
     return np.clip(float(length_mb) * np.asarray(factors, dtype=np.float64), 1.0, 80.0)
 
@@ -167,6 +166,20 @@ def _empty_call(n_seg: int, grid: np.ndarray) -> PloidyCall:
 def _tlp(r, v, df, lg):
     # Student-t log density of residual r with scale^2 v; lg = lgamma((df+1)/2) - lgamma(df/2)
     return lg - 0.5 * np.log(df * np.pi * v) - (df + 1.0) / 2.0 * np.log1p(r * r / (v * df))
+
+
+@numba.njit(cache=True)
+def _robust(ll, lcont, level):
+    """A segment mean or step that fits no lattice: with probability ``exp(lcont)`` it is
+    drawn from a broad density (uniform over +-50 % of the segment's level, the same for every
+    lattice), so a noise segment, one that straddles a breakpoint or a subclonal one costs
+    every candidate scale alike instead of rewarding the finest lattice that happens to fit it."""
+    if lcont == -np.inf:
+        return ll
+    lu = lcont - np.log(max(level, 0.05))
+    a = np.log1p(-np.exp(lcont)) + ll
+    mx = a if a > lu else lu
+    return mx + np.log(np.exp(a - mx) + np.exp(lu - mx))
 
 
 #: Variance inflation of the local step at a breakpoint that does not change the copy number
@@ -240,7 +253,8 @@ def _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_eps
 
 
 @numba.njit(cache=True)
-def _chain(s, tau2, phi2, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac, viterbi, path):
+def _chain(s, tau2, phi2, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, lg, N, lq, ls, log_frac, lcont,
+           viterbi, path):
     """Forward (log marginal) or Viterbi pass over the segments' chains at scale ``s``.
 
     Each segment may take one of 4 lattice levels around its mean (in 1/N copies); a chain
@@ -296,7 +310,7 @@ def _chain(s, tau2, phi2, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, l
                 cur[a] = -np.inf
                 continue
             kw = (c + N // 2) // N
-            e = _tlp(m[j] - s * c / N, v, df, lg) + lq[min(kw, kmax)]
+            e = _robust(_tlp(m[j] - s * c / N, v, df, lg), lcont, m[j]) + lq[min(kw, kmax)]
             if (c % N) != 0:
                 # the fractional share is spread over the N - 1 levels between whole copies
                 e += log_frac - np.log(N - 1.0)
@@ -319,7 +333,7 @@ def _chain(s, tau2, phi2, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, l
                 # a breakpoint that changes nothing was still placed by the segmentation
                 # where the local difference peaked: its step is inflated by that selection
                 vsd = vs * ZERO_STEP_INFLATE if d == 0 else vs
-                vals[b] = prev[b] + sp + _tlp(step[j] - s * d / N, vsd, df, lg)
+                vals[b] = prev[b] + sp + _robust(_tlp(step[j] - s * d / N, vsd, df, lg), lcont, m[j])
                 if vals[b] > best:
                     best = vals[b]
                     arg = b
@@ -374,7 +388,7 @@ def _model_priors(B, wgd, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, 
 
 @numba.njit(cache=True)
 def _scan(s_grid, base, tau2s, phi2s, lidx, log_wk, m, vlev, wave2, fl2, start, step, vstep, wstep2, df, lg, N, kmax,
-          log_frac, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss, log_weps, log_wgd,
+          log_frac, lcont, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss, log_weps, log_wgd,
           out_lp, out_k, out_model, out_pwgd, paths):
     """Marginal likelihood of every grid scale and the best nuisance setting with its levels.
 
@@ -409,7 +423,7 @@ def _scan(s_grid, base, tau2s, phi2s, lidx, log_wk, m, vlev, wave2, fl2, start, 
             for k in range(K):
                 acc[mi * K + k] = lw + log_wk[k] + _chain(s_grid[g], tau2s[k], phi2s[k], m, vlev, wave2[lidx[k]], fl2,
                                                          start, step, vstep, wstep2[lidx[k]], df, lg, N, lq, ls,
-                                                         log_frac, False, dummy)
+                                                         log_frac, lcont, False, dummy)
         mx = acc.max()
         if mx == -np.inf:
             out_lp[g] = -np.inf
@@ -437,7 +451,7 @@ def _scan(s_grid, base, tau2s, phi2s, lidx, log_wk, m, vlev, wave2, fl2, start, 
             lq, ls = _wgd_priors(B, kmax, log_pi0, log_pi1, lam, log_p0, log_pc, log_rho, log_epss[out_model[g] - 1])
         kk = ib % K
         _chain(s_grid[g], tau2s[kk], phi2s[kk], m, vlev, wave2[lidx[kk]], fl2, start, step, vstep, wstep2[lidx[kk]],
-               df, lg, N, lq, ls, log_frac, True, paths[g])
+               df, lg, N, lq, ls, log_frac, lcont, True, paths[g])
 
 
 def local_steps(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseModel, window: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -483,12 +497,7 @@ def call_ploidy(
     grid_max: float = PLOIDY_DEFAULTS["grid_max"],
     grid_step: float = PLOIDY_DEFAULTS["grid_step"],
     t_df: float = PLOIDY_DEFAULTS["t_df"],
-    tau_spread: float = PLOIDY_DEFAULTS["tau_spread"],
-    tau_points: int = PLOIDY_DEFAULTS["tau_points"],
-    floor_grid: tuple = PLOIDY_DEFAULTS["floor_grid"],
-    floor_weights: tuple = PLOIDY_DEFAULTS["floor_weights"],
-    wave_length_factors: tuple = PLOIDY_DEFAULTS["wave_length_factors"],
-    wave_length_weights: tuple = PLOIDY_DEFAULTS["wave_length_weights"],
+    noise_regimes: tuple = PLOIDY_DEFAULTS["noise_regimes"],
     coarse_factor: int = PLOIDY_DEFAULTS["coarse_factor"],
     coarse_margin: float = PLOIDY_DEFAULTS["coarse_margin"],
     scan_min_mb: float = PLOIDY_DEFAULTS["scan_min_mb"],
@@ -509,6 +518,9 @@ def call_ploidy(
     ploidy_prior: dict | None = None,
     prior_weight: float = PLOIDY_DEFAULTS["prior_weight"],
     temperature: float = PLOIDY_DEFAULTS["temperature"],
+    evidence_segments: int = PLOIDY_DEFAULTS["evidence_segments"],
+    scan_segments: pd.DataFrame | None = None,
+    contamination: float = PLOIDY_DEFAULTS["contamination"],
 ) -> PloidyCall:
     """Posterior over the copy-number scale of one sample, and its absolute copy numbers.
 
@@ -527,20 +539,13 @@ def call_ploidy(
         the log scale outside it.
     grid_min, grid_max, grid_step : the grid of mean copy number (log-spaced by ``grid_step``).
     t_df : Student-t degrees of freedom of the level and step likelihoods.
-    tau_spread, tau_points : the cell's waviness amplitude is marginalised over ``tau_points``
-        values spread log-normally (SD ``tau_spread``) around the run's estimate.
-    scan_min_mb : segments spanning less than this (Mb) do not inform the ploidy posterior
-        (they are still called).
-    wave_length_factors, wave_length_weights : the waviness correlation length is marginalised
-        over the run's estimate times these factors (within 1-80 Mb) with these prior weights:
-        a point value decides whether odd steps are noise (docs/cna.md).
+    noise_regimes : the systematic error of segment means is marginalised over these
+        settings of (the cell's waviness amplitude x a factor, its correlation length x a
+        factor, a span-independent floor, prior weight): a point value of any of them decides
+        the scale when it is wrong (the DLP+ and 10x failures in docs/cna.md).
     coarse_factor, coarse_margin : the scale is scanned on a grid ``coarse_factor`` times
         coarser first; the fine grid is evaluated around every coarse point within
         ``coarse_margin`` (log units) of the best.
-    floor_grid, floor_weights : relative systematic error of any segment mean, whatever its
-        span (the chromosome-level scatter of real cells after correction: ~2 % in a euploid
-        cell, more in wavy ones), marginalised over these values with these prior weights —
-        a point value decides the scale when it is wrong (docs/cna.md).
     step_window_mb : span on each side of a breakpoint used to measure its local step (at
         least 3 bins).
     p_same : prior probability that a detected breakpoint does not change the copy number.
@@ -562,6 +567,12 @@ def call_ploidy(
         ``prior_weight * prior + (1 - prior_weight) * uniform``.
     temperature : the log posterior is divided by this before normalising (calibration of
         the stated confidence on held-out sources; 1 = the model's own posterior).
+    contamination : prior probability that a segment mean (or step) fits no lattice: it is
+        then scored by a broad density the same for every scale (0 = off).
+    scan_segments : optional coarser segmentation of the same ratio (same columns) on which
+        the lattice is judged; ``segments`` are then called at the scale it picks.
+    evidence_segments : with more segments than this in the scan, the likelihood is
+        tempered by ``n / evidence_segments`` (0 = never).
 
     Returns
     -------
@@ -591,13 +602,24 @@ def call_ploidy(
 
     # per-segment inputs of the chain model
     floor2 = (0.01 * rbar) ** 2
-    lengths = wave_lengths(wave.length_mb, wave_length_factors)
+    regimes = np.asarray(noise_regimes, dtype=np.float64).reshape(-1, 4)
+    lengths = wave_lengths(wave.length_mb, np.unique(regimes[:, 1]))
     has_ratio = ratio is not None and {"first_bin", "end_bin"} <= set(seg.columns)
 
-    def _arrays(sel):
-        """Chain inputs of the segments ``sel`` (in genome order), steps between consecutive ones."""
-        sub = seg[sel].reset_index(drop=True)
-        mm, nn, sp = m[sel], nb[sel], span[sel]
+    def _columns(tab):
+        mm = tab["seg_mean"].to_numpy(dtype=np.float64)
+        nn = tab["n_bins"].to_numpy(dtype=np.float64)
+        sp = ((tab["end"].to_numpy(dtype=np.float64) - tab["start"].to_numpy(dtype=np.float64)) / 1e6
+              if {"start", "end"} <= set(tab.columns) else np.full(len(tab), 10.0))
+        return mm, nn, sp, tab["chrom"].astype(str).to_numpy()
+
+    def _arrays(sel, tab=None):
+        """Chain inputs of the segments ``sel`` of ``tab`` (default: the segments called), in
+        genome order, with the steps between consecutive ones."""
+        tab = seg if tab is None else tab
+        sub = tab[sel].reset_index(drop=True)
+        mm, nn, sp, ch = _columns(tab)
+        mm, nn, sp, ch = mm[sel], nn[sel], sp[sel], ch[sel]
         mpos = np.maximum(mm, 0.0)
         # sampling noise of the mean and a small absolute floor; the systematic relative errors
         # (waviness over the segment's span, a span-independent floor) enter in the kernel,
@@ -614,8 +636,7 @@ def call_ploidy(
         mloc = np.maximum(np.r_[mm[:1], 0.5 * (mm[1:] + mm[:-1])], 0.0)
         ws2 = np.stack([mloc ** 2 * 2.0 * (1.0 - WaveModel(1.0, L).corr(step_window * bin_mb)) for L in lengths])
         st = np.ones(mm.size, dtype=np.bool_)
-        c = chrom[sel]
-        st[1:] = c[1:] != c[:-1]
+        st[1:] = ch[1:] != ch[:-1]
         # a chain also restarts where the step is unknown (no usable bins around it)
         st |= ~np.isfinite(stp)
         stp = np.where(st, 0.0, stp)
@@ -631,30 +652,34 @@ def call_ploidy(
     epss = np.asarray(post_wgd_grid, dtype=np.float64)
     weps = np.asarray(post_wgd_weights, dtype=np.float64)
     log_epss, log_weps = np.log(epss), np.log(weps / weps.sum())
+    lcont = float(np.log(contamination)) if contamination > 0 else -np.inf
 
     # the lattice is judged on segments of at least scan_min_mb, and on the steps between
     # consecutive ones: short segments (focal events, pieces the focal scan cut out because
     # they looked extreme, and the many short noise segments of a hyper-segmented profile)
     # have means biased by that selection, and their steps in and out — each a few bins — are
     # what lets a finer lattice "explain" noise; they are called at the end like all others
-    scan_sel = auto & (span >= scan_min_mb)
+    stab = seg
+    if scan_segments is not None and len(scan_segments):
+        # a coarser segmentation of the same ratio (major events only) judges the lattice;
+        # the segments given are called with the scale it picks
+        stab = scan_segments.reset_index(drop=True)
+    sm, snb, sspan, sch = _columns(stab)
+    sauto = np.isin(sch, AUTOSOMES) & np.isfinite(sm) & (snb > 0)
+    scan_sel = sauto & (sspan >= scan_min_mb)
     if scan_sel.sum() < 3:
-        scan_sel = auto
-    A = _arrays(scan_sel)
-    na = nb[scan_sel]
-    # systematic error of segment means, marginalised: the cell's waviness amplitude (the
-    # run's value spread log-normally) x its correlation length x a span-independent floor
-    z = np.linspace(-2.0, 2.0, int(tau_points)) if int(tau_points) > 1 else np.zeros(1)
-    lwt = -0.5 * z ** 2
-    lwt -= np.log(np.sum(np.exp(lwt)))
-    lwl = np.log(np.asarray(wave_length_weights, np.float64) / np.sum(wave_length_weights))
-    lwf = np.log(np.asarray(floor_weights, np.float64) / np.sum(floor_weights))
-    ti, li, fi = (x.ravel() for x in np.meshgrid(np.arange(z.size), np.arange(len(lengths)),
-                                                  np.arange(len(floor_grid)), indexing="ij"))
-    tau2s = np.ascontiguousarray((wave.sd * np.exp(tau_spread * z[ti])) ** 2)
-    phi2s = np.ascontiguousarray(np.asarray(floor_grid, np.float64)[fi] ** 2)
-    lidx = np.ascontiguousarray(li.astype(np.int64))
-    log_wk = np.ascontiguousarray(lwt[ti] + lwl[li] + lwf[fi])
+        scan_sel = sauto
+    if scan_sel.sum() == 0:
+        stab, scan_sel = seg, auto
+        snb = nb
+    A = _arrays(scan_sel, stab)
+    na = snb[scan_sel]
+    # systematic error of segment means, marginalised over the noise regimes: the cell's
+    # waviness amplitude and correlation length, and a span-independent floor
+    lidx = np.ascontiguousarray(np.searchsorted(np.unique(regimes[:, 1]), regimes[:, 1]).astype(np.int64))
+    tau2s = np.ascontiguousarray((wave.sd * regimes[:, 0]) ** 2)
+    phi2s = np.ascontiguousarray(regimes[:, 2] ** 2)
+    log_wk = np.ascontiguousarray(np.log(regimes[:, 3] / regimes[:, 3].sum()))
 
     def scan(Mg):
         sg = rbar / Mg
@@ -662,8 +687,8 @@ def call_ploidy(
         bg = np.maximum(_modal(np.rint(A[0][None, :] / sg[:, None]), na), 1).astype(np.int64)
         out = (np.empty(Mg.size), np.empty(Mg.size, dtype=np.int64), np.zeros(Mg.size, dtype=np.int64),
                np.zeros(Mg.size), np.zeros((Mg.size, A[0].size), dtype=np.int64))
-        _scan(sg, bg, tau2s, phi2s, lidx, log_wk, *A, float(t_df), lg, N, int(max_cn), np.log(fraction_prior), *pri,
-              log_epss, log_weps, np.log(wgd_prior), *out)
+        _scan(sg, bg, tau2s, phi2s, lidx, log_wk, *A, float(t_df), lg, N, int(max_cn), np.log(fraction_prior), lcont,
+              *pri, log_epss, log_weps, np.log(wgd_prior), *out)
         return (sg, bg) + out
 
     # grid of mean copy number M (log-spaced) ↔ scale s = rbar / M (ratio per copy): a coarse
@@ -686,7 +711,14 @@ def call_ploidy(
 
     # integer base ploidy of each grid solution: its modal whole copy number over autosomes
     ploidy_g = _modal(np.rint(lev), na)
-    lp = fit + log_prior(M, prior_range, prior_decay)
+    # the chain treats every segment's misfit as independent evidence; a hyper-segmented
+    # profile (hundreds of segments cut from waves and short events) multiplies small,
+    # correlated misfits into certainty — a DLP+ cell of 230 segments put 30 nats on the
+    # wrong lattice.  Beyond evidence_segments segments the evidence is tempered as if there
+    # were that many (a quasi-likelihood correction: docs/cna.md)
+    n_scan = int(scan_sel.sum())
+    t_seg = max(1.0, n_scan / float(evidence_segments)) if evidence_segments else 1.0
+    lp = (fit - fit.max()) / t_seg + log_prior(M, prior_range, prior_decay)
     if ploidy_prior:
         # evidence from related samples (a clone's consensus): mixed with a flat share so a
         # sample with strong evidence of its own keeps it
@@ -728,7 +760,7 @@ def call_ploidy(
     kb = int(kbest[g])
     Ak = list(Aall)
     Ak[2], Ak[7] = np.ascontiguousarray(Aall[2][lidx[kb]]), np.ascontiguousarray(Aall[7][lidx[kb]])
-    _chain(s_hat, tau2s[kb], phi2s[kb], *Ak, float(t_df), lg, N, lq, ls, np.log(fraction_prior), True, path)
+    _chain(s_hat, tau2s[kb], phi2s[kb], *Ak, float(t_df), lg, N, lq, ls, np.log(fraction_prior), lcont, True, path)
     cn_all = np.full(n_seg, np.nan)
     cn_all[valid] = path / N
     ka, nauto = cn_all[auto], nb[auto]

@@ -344,7 +344,7 @@ def merge_equal(segments: pd.DataFrame, ratio: np.ndarray, key: str = "cn") -> p
 
 
 def merge_insignificant(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseModel, wave=None, *,
-                        z: float = 3.0) -> pd.DataFrame:
+                        z: float = 3.0, max_segments: int | None = None) -> pd.DataFrame:
     """Merge neighbouring segments whose means do not differ beyond noise and waviness.
 
     PELT's penalty knows only the white, bin-level noise; long-range waviness makes a
@@ -354,7 +354,8 @@ def merge_insignificant(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseM
     the least distinct pair of neighbours (same chromosome) is merged while its difference is
     below ``z`` standard errors — sampling noise of both means from ``noise`` plus the wave's
     variance over each segment's span (``wave``: :class:`~ctcscope.cna.noise.WaveModel`) —
-    and the test repeated with the merged segment's new neighbours.
+    and the test repeated with the merged segment's new neighbours.  With ``max_segments``,
+    merging goes on (least distinct pair first) until at most that many segments are left.
     """
     if segments is None or len(segments) < 2:
         return segments
@@ -378,7 +379,7 @@ def merge_insignificant(segments: pd.DataFrame, ratio: np.ndarray, noise: NoiseM
     zs = [zscore(i) for i in range(len(rows) - 1)]
     while zs:
         i = int(np.argmin(zs))
-        if not zs[i] < z:
+        if not zs[i] < z and (max_segments is None or len(rows) <= max_segments or not np.isfinite(zs[i])):
             break
         a, b = rows[i], rows[i + 1]
         n = a["n_bins"] + b["n_bins"]

@@ -16,7 +16,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from ..genome import AUTOSOMES, Genome
+from ..genome import AUTOSOMES, Genome, replication_timing
 from .bias import CellBias, RunBias, bias_table, bias_weights, cell_bias, draw_counts, genome_position_mb, run_bias
 from .design import NORMAL_CLONE, SAMPLE_TYPES, Design, Event, Patient, Sample
 from .karyotype import GENE_ALIASES, find_gene, modal_cn, patient_profiles, sample_profile
@@ -100,6 +100,23 @@ class SimulatedCohort:
         for col in ("ploidy", "mean_cn", "wgd", "normal_like", "clone", "lineage", "composition", "purity"):
             a.obs[f"true_{col}"] = t[col].to_numpy()
         return a
+
+
+def replication_factor(rt: np.ndarray, rng: np.random.Generator, width: float = 0.3) -> tuple[np.ndarray, float]:
+    """Read-depth factor of a cell in S phase, and how far it is into S (share of DNA copied).
+
+    Each bin is copied with probability ``1 / (1 + exp(-(rt - theta) / width))`` (``rt``:
+    standardised replication timing, high = early), ``theta`` drawn between the 15th and 85th
+    percentiles of the track; a copied bin has twice the DNA.  Bins without a timing value
+    take the genome-wide share.  Single cells replicate in a less ordered way than the
+    population track, so each bin's share is also jittered (SD 0.1).
+    """
+    known = np.isfinite(rt)
+    theta = float(np.quantile(rt[known], rng.uniform(0.15, 0.85))) if known.any() else 0.0
+    f = np.where(known, 1.0 / (1.0 + np.exp(-(np.where(known, rt, 0.0) - theta) / width)), np.nan)
+    share = float(np.nanmean(f)) if known.any() else 0.5
+    f = np.clip(np.where(known, f, share) + rng.normal(0.0, 0.1, rt.size), 0.0, 1.0)
+    return 1.0 + f, share
 
 
 def _sample_rng(seed: int, sample_id: str) -> np.random.Generator:
@@ -276,6 +293,7 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
     wauto = np.where(auto, width, 0.0)
 
     masks: dict = {}
+    rt = replication_timing(genome) if design.bias.s_phase > 0 else np.full(genome.n_bins, np.nan)
     ids, obs_rows, truth_rows, cn_rows, mean_rows, counts_rows = [], [], [], [], [], []
     biases: dict[str, CellBias] = {}
     for patient in design.patients:
@@ -290,6 +308,15 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
             cb = cell_bias(genome, design.bias, run, rng, reads=reads, mapd_target=mapd, pos_mb=pos_mb,
                            expected_cn_weight=base_w, n_cells=_wave_cells(sample))
             w = cn * bias_weights(genome, run, cb)
+            phase, progress = "G1", float("nan")
+            if design.bias.s_phase > 0 and sample.sample_type in SINGLE_CELL_TYPES and sample.composition is None:
+                # a cell caught replicating: early-replicating DNA copied, late DNA not yet
+                # (ctcscope.cna.cycle); its own stream, so other draws do not change
+                srng = np.random.default_rng([int(seed), 2, zlib.crc32(sample.id.encode())])
+                if srng.random() < design.bias.s_phase:
+                    factor, progress = replication_factor(rt, srng)
+                    w = w * factor
+                    phase = "S"
             tot = w.sum()
             mean = reads * w / tot if tot > 0 else np.zeros_like(w)
             counts = draw_counts(mean, cb.phi, rng)
@@ -308,7 +335,7 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
             truth_rows.append(dict(
                 sample_id=sample.id, patient=patient.id, sex=patient.sex, sample_type=sample.sample_type,
                 pool_size=sample.n_cells, phenotype=sample.phenotype, **info, mean_cn=mean_cn,
-                modal_cn=modal_cn(cn, wauto), wgd=info["ploidy"] >= 4,
+                modal_cn=modal_cn(cn, wauto), wgd=info["ploidy"] >= 4, phase=phase, s_phase_progress=progress,
                 events="; ".join(f"{e.label} ({lvl})" for e, lvl in _events_of(patient, sample)),
             ))
 

@@ -228,6 +228,7 @@ class Bias:
     wave_shared: float = WAVE_SHARED                     # share of a cell's wave variance common to the run
     wave_pool_average: bool = True                       # pools/bulk: private wave averages over their cells
     blacklist_boost: float = 1.0                       # extra read pile-up in unusable blacklisted bins
+    s_phase: float = 0.0                               # share of single cells caught in S phase (replication pattern)
 
     def __post_init__(self):
         for name in ("reads", "mapd", "bulk_mapd", "wave_sd", "gc_sd", "gc_run"):
@@ -242,6 +243,8 @@ class Bias:
             raise InputError("bias.wave_shared must be a fraction between 0 and 1")
         if not float(self.wave_mb) > 0:
             raise InputError("bias.wave_mb must be a positive length in Mb")
+        if not 0 <= float(self.s_phase) <= 1:
+            raise InputError("bias.s_phase must be a fraction between 0 and 1")
 
     @classmethod
     def preset(cls, name: str) -> "Bias":
