@@ -26,6 +26,7 @@ Dask); the few cohort-level parts sit between the passes:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from typing import Any
@@ -62,7 +63,9 @@ PIPELINE_DEFAULTS = dict(
     group_member_r=0.7,  # correlation of a member with its group's consensus profile
     group_min_size=3,  # smallest group with a consensus
     group_conf=0.95,  # a member this confident on its own is "resolved": its clone may sharpen, never change its call
-    group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this
+    group_blend=1.0,  # a member moved against its own best call: weight of the clone-informed posterior (rest: its own)
+    group_wave_floor=0.5,  # waviness of a group consensus: at least this share of the members' (shared waves)
+    group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
@@ -241,6 +244,22 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     inst = instability(cn, bins, pc.ploidy)
     return {"cn": cn.astype(np.float32), "segment": sm.astype(np.float32), "segments": merged, "call": pc,
             "posterior": pc.posterior, "instability": inst}
+
+
+def _blend_calls(moved, own, weight: float):
+    """``moved`` (a call with a clone prior) with its ploidy probabilities mixed with the
+    sample's ``own`` (``weight`` on ``moved``); the ploidy is the mixture's most probable one
+    (``own``'s if it wins back)."""
+    keys = set(moved.ploidy_probs) | set(own.ploidy_probs)
+    probs = {k: weight * moved.ploidy_probs.get(k, 0.0) + (1 - weight) * own.ploidy_probs.get(k, 0.0) for k in keys}
+    order = sorted(probs, key=probs.get, reverse=True)
+    if int(order[0]) == int(own.ploidy):
+        return own
+    runner = order[1] if len(order) > 1 else None
+    return dataclasses.replace(
+        moved, confidence=probs[order[0]], runner_up=runner, runner_up_prob=probs.get(runner, 0.0) if runner else 0.0,
+        wgd_probability=float(sum(q for k, q in probs.items() if k >= 4)), ploidy_probs=probs,
+        posterior=weight * np.asarray(moved.posterior) + (1 - weight) * np.asarray(own.posterior))
 
 
 def _flat_and_groups(res2, obs, is_control, wave, fixed, bins, P):
@@ -788,7 +807,8 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         gitems = []
         for gname in names:
             mem = np.flatnonzero(groups == gname)
-            gw = WaveModel(sd=wave.sd * 1.25 / np.sqrt(mem.size), length_mb=wave.length_mb)
+            # the members' independent waviness averages down, what they share does not
+            gw = WaveModel(sd=wave.sd * max(1.25 / np.sqrt(mem.size), P["group_wave_floor"]), length_mb=wave.length_mb)
             gitems.append((ratios[mem], counts[mem].astype(np.float64), gw))
         gres = map_samples(_group_consensus, gitems, bins=bins, params=P, description="clone consensus", **mp)
         gprior = dict(zip(names, gres))
@@ -824,9 +844,19 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
             own, c = res3[i]["call"], r["call"]
             if c is None:
                 continue
-            if c.ploidy != own.ploidy and (own.confidence >= P["group_conf"]
-                                           or own.ploidy_probs.get(int(c.ploidy), 0.0) < P["group_min_own"]):
-                continue
+            if c.ploidy != own.ploidy:
+                if (own.confidence >= P["group_conf"]
+                        or own.ploidy_probs.get(int(c.ploidy), 0.0) < P["group_min_own"] * own.confidence):
+                    continue
+                # moved against the member's own best: its probabilities are a mixture of the
+                # clone-informed and its own ones, so the clone's word alone does not make such a
+                # call certain (a consensus can pick the doubled lattice wrongly: CNAsim 2n cells
+                # grouped with their 4n relatives went to 4n at 0.998-0.99998)
+                if P["group_blend"] < 1:
+                    c = _blend_calls(c, own, float(P["group_blend"]))
+                if c.ploidy == own.ploidy:
+                    continue
+                r["call"] = c
             r["own_call"] = own
             res3[i] = r
             by_clone[i] = True
@@ -857,7 +887,10 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
         # carries no ploidy information either: a flat profile fits every lattice, and a few
         # short noise segments can make a finer one (5n) fit better than 2n
         max_fga = P["flat_max_fga"] if c.ploidy == 2 else P["flat_max_fga_other"]
-        late[i] = (c.p_flat >= P["flat_min_posterior"]) or (r["instability"]["fga"] <= max_fga)
+        # p_flat is judged on the merged scan segments, where weak steps (±1 copy at 4n) can
+        # vanish; the final call on all segments must agree that (almost) nothing is altered
+        fga = r["instability"]["fga"]
+        late[i] = (c.p_flat >= P["flat_min_posterior"] and fga <= P["flat_max_fga_other"]) or (fga <= max_fga)
     redo = np.flatnonzero(late & np.array([r["call"] is not None and r["call"].ploidy != 2 for r in res3]))
     for i in redo:
         res2[i]["is_control"] = True

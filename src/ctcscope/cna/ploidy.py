@@ -681,7 +681,7 @@ def call_ploidy(
     phi2s = np.ascontiguousarray(regimes[:, 2] ** 2)
     log_wk = np.ascontiguousarray(np.log(regimes[:, 3] / regimes[:, 3].sum()))
 
-    def scan(Mg):
+    def scan(Mg, A=A, na=na):
         sg = rbar / Mg
         # base ploidy of each grid point from the nearest whole levels (length-weighted mode)
         bg = np.maximum(_modal(np.rint(A[0][None, :] / sg[:, None]), na), 1).astype(np.int64)
@@ -748,6 +748,23 @@ def call_ploidy(
     # the best solution with the chosen ploidy; copy numbers of all segments (X too) by Viterbi
     cand = np.flatnonzero(ploidy_g == best_p)
     g = cand[np.argmax(lp[cand])]
+    if stab is not seg and cand.size:
+        # the merged scan segments pick the ploidy; the scale within it is refined on the
+        # segments called, where weak steps (±1 copy at 4n) merged away in the scan still
+        # pull the scale (otherwise the call can drift half a step and flatten them)
+        fsel = auto & (span >= scan_min_mb)
+        if fsel.sum() < 3:
+            fsel = auto
+        if fsel.any():
+            Af = _arrays(fsel)
+            _, _, ffit, fk, fm, _, fpaths = scan(M[cand], A=Af, na=nb[fsel])
+            same = _modal(np.rint(fpaths / N), nb[fsel]) == best_p
+            if same.any():
+                score = np.where(same, ffit + log_prior(M[cand], prior_range, prior_decay), -np.inf)
+                j = int(np.argmax(score))
+                g = cand[j]
+                kbest, mbest = kbest.copy(), mbest.copy()
+                kbest[g], mbest[g] = fk[j], fm[j]
     s_hat = float(s[g])
     Aall = _arrays(valid)
     path = np.zeros(Aall[0].size, dtype=np.int64)

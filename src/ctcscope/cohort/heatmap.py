@@ -80,6 +80,12 @@ def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Seque
             if not (txt != "").any():
                 continue
             colours[t] = {"yes": "#252525", "no": "#f0f0f0"}
+            if t == "wgd" and "ploidy_status" in obs:
+                # read depth could not tell k from 2k (ploidy_status "ambiguous"): neither yes nor no
+                amb = (obs["ploidy_status"].astype(str) == "ambiguous").to_numpy() & (txt != "").to_numpy()
+                if amb.any():
+                    txt = txt.where(~amb, "ambiguous")
+                    colours[t]["ambiguous"] = "#9e9e9e"
             out[t] = txt.to_numpy()
         else:
             txt = col.astype(str).replace({"nan": "", "None": ""}).to_numpy()

@@ -63,7 +63,9 @@ et al., Genome Biol 2011;12:R41, doi:10.1186/gb-2011-12-4-r41, where arm-level e
   the gap, or of the flanking segments when both agree (otherwise ``unknown``), but it was
   not measured;
 - ``low_qc_sample`` — the sample failed QC (``obs.qc_pass`` False);
-- ``uncertain_ploidy`` — ``obs.ploidy_confidence`` < 0.5, so relative states may shift;
+- ``uncertain_ploidy`` — the sample's ploidy is ``ambiguous`` (``obs.ploidy_status``: read
+  depth could not tell it from its runner-up, typically k from 2k) or ``obs.ploidy_confidence``
+  < 0.5, so relative states may shift;
 - ``sex_unknown`` — an X/Y gene in a sample whose sex could not be inferred (female
   assumed).
 """
@@ -408,6 +410,8 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
     sex = infer_sex(adata, seg).reindex(samples).to_numpy()
     qc = _obs_col(obs, "qc_pass", True)
     pconf = obs["ploidy_confidence"].astype(float).to_numpy() if "ploidy_confidence" in obs else np.ones(len(obs))
+    ambiguous_ploidy = (obs["ploidy_status"].astype(str).to_numpy() == "ambiguous" if "ploidy_status" in obs
+                        else np.zeros(len(obs), dtype=bool))
     patient = _obs_col(obs, "patient", "")
 
     out = []
@@ -536,7 +540,7 @@ def gene_copy_number(adata, genes: pd.DataFrame, *, thresholds: CallThresholds |
             "spans_breakpoint": spans,
             "in_unusable_bins": unseen,
             "low_qc_sample": ~qc[P].astype(bool),
-            "uncertain_ploidy": pconf[P] < t.min_ploidy_confidence,
+            "uncertain_ploidy": (pconf[P] < t.min_ploidy_confidence) | ambiguous_ploidy[P],
             "sex_unknown": (on_x | on_y) & (sx == ""),
         }
         bits = np.zeros(npair, dtype=np.int16)

@@ -289,7 +289,8 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
                                   "QC-passed tumour samples (normal-like excluded) at each base ploidy; 4n and above count as whole-genome "
                                   "doubling (the study's Fig. 2c)."),
                 fig_cells=m.figure("ploidy_cells", F.fig_ploidy_cells(res.obs),
-                                   "Red: WGD, blue: no WGD, grey: normal controls; dotted line at 3.5 copies. "
+                                   "Red: WGD, blue: no WGD, grey: normal controls; open circles: ploidy ambiguous (read depth could not "
+                                   "tell it from the runner-up, often k from 2k); dotted line at 3.5 copies. "
                                    "Hover for the ploidy confidence and P(WGD)."),
                 fig_fga=m.figure("instability", F.fig_instability(res.obs),
                                  "Fraction of the usable genome whose integer copy number differs from the "

@@ -150,16 +150,20 @@ def fig_ploidy_cells(obs: pd.DataFrame) -> dict | None:
         wgd = g["wgd"].fillna(False).astype(bool) if "wgd" in g else pd.Series(False, index=g.index)
         normal = g["sample_type"].astype(str).isin(("wbc", "germline", "normal"))
         col = np.where(normal, NEUTRAL, np.where(wgd, GAIN, LOSS))
+        # ambiguous ploidy (read depth could not tell it from the runner-up): open markers
+        status = g["ploidy_status"].astype(str) if "ploidy_status" in g else pd.Series("", index=g.index)
+        symbol = np.where(status == "ambiguous", "circle-open", "circle")
         x = i + rng.uniform(-0.3, 0.3, len(g))
-        cd = [[_h(s), _h(t), _fmt(pl), _fmt(c, 2), _fmt(w, 2)] for s, t, pl, c, w in zip(
+        cd = [[_h(s), _h(t), _fmt(pl), _fmt(c, 2), _fmt(w, 2), _h(st)] for s, t, pl, c, w, st in zip(
             g["sample_id"], g["sample_type"].astype(str), g.get("ploidy", [np.nan] * len(g)),
-            g.get("ploidy_confidence", [np.nan] * len(g)), g.get("wgd_probability", [np.nan] * len(g)))]
+            g.get("ploidy_confidence", [np.nan] * len(g)), g.get("wgd_probability", [np.nan] * len(g)), status)]
         data.append({
             "type": "scatter", "mode": "markers", "name": _h(p or "(no patient)"), "meta": {"patient": p},
             "x": _list(np.round(x, 3)), "y": _list(g["mean_cn"].astype(float).round(3)), "customdata": cd,
             "hovertemplate": "%{customdata[0]} (%{customdata[1]})<br>mean CN %{y:.2f}, ploidy %{customdata[2]}n"
-                             "<br>confidence %{customdata[3]}, P(WGD) %{customdata[4]}<extra></extra>",
-            "marker": {"color": list(col), "size": 7, "line": {"width": 0.5, "color": "#333"}}, "showlegend": False,
+                             "<br>confidence %{customdata[3]} %{customdata[5]}, P(WGD) %{customdata[4]}<extra></extra>",
+            "marker": {"color": list(col), "symbol": list(symbol), "size": 7, "line": {"width": 0.5, "color": "#333"}},
+            "showlegend": False,
         })
     return {"data": data, "layout": _layout(
         title={"text": "Mean copy number per sample"},

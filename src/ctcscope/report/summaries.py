@@ -18,7 +18,7 @@ QC_COLUMNS = ["patient", "sample_type", "phenotype", "pool_size", "reads", "mapd
               "overdispersion", "n_segments", "ploidy", "ploidy_confidence", "ploidy_basis", "qc_pass", "qc_reason",
               "normal_like"]
 PLOIDY_COLUMNS = ["patient", "sample_type", "phenotype", "ploidy", "mean_cn", "ploidy_confidence", "ploidy_basis",
-                  "ploidy_runner_up", "ploidy_runner_up_prob", "wgd", "wgd_probability", "fga",
+                  "ploidy_status", "ploidy_runner_up", "ploidy_runner_up_prob", "wgd", "wgd_probability", "fga",
                   "breakpoints", "wgii", "n_cn_states", "max_amplification", "clone"]
 
 
@@ -67,6 +67,19 @@ def run_summary(res: RunOutputs) -> dict:
         if "wgd" in obs:
             s["n_wgd"] = int((obs.loc[ok, "wgd"].fillna(False).astype(bool)).sum())
             s["n_ploidy_called"] = int(ok.sum())
+        if "ploidy_status" in obs:
+            # read depth could not tell the ploidy from its runner-up (often k from 2k): the
+            # WGD count includes these calls, so the report says how many there are
+            amb = ok & (obs["ploidy_status"].astype(str) == "ambiguous")
+            s["n_ploidy_ambiguous"] = int(amb.sum())
+            if "wgd" in obs:
+                s["n_wgd_ambiguous"] = int((amb & obs["wgd"].fillna(False).astype(bool)).sum())
+            if "wgd_probability" in obs:
+                # expected number of doubled samples: the resolved calls as called, each
+                # ambiguous one by its probability of WGD
+                pw = pd.to_numeric(obs["wgd_probability"], errors="coerce")
+                wgd = obs["wgd"].fillna(False).astype(bool).astype(float) if "wgd" in obs else pw
+                s["wgd_expected"] = round(float(np.where(amb & pw.notna(), pw, wgd)[ok.to_numpy()].sum()), 1)
     return s
 
 
@@ -154,7 +167,9 @@ def ploidy_counts(obs: pd.DataFrame) -> pd.DataFrame:
     ok = _tumour_cells(obs) & obs.get("ploidy", pd.Series(np.nan, index=obs.index)).notna()
     t = obs.loc[ok, ["patient", "ploidy"]].copy()
     t["ploidy"] = t["ploidy"].astype(int)
-    c = t.groupby(["patient", "ploidy"]).size().rename("n").reset_index()
+    t["ambiguous"] = (obs.loc[ok, "ploidy_status"].astype(str) == "ambiguous") if "ploidy_status" in obs else False
+    c = t.groupby(["patient", "ploidy"]).agg(n=("ploidy", "size"), n_ambiguous=("ambiguous", "sum")).reset_index()
+    c["n_ambiguous"] = c["n_ambiguous"].astype(int)
     c["wgd"] = c["ploidy"] >= 4
     c["percent"] = (100 * c["n"] / c.groupby("patient")["n"].transform("sum")).round(1)
     return c
