@@ -161,7 +161,12 @@ def test_ploidy_basis_and_what_the_confidence_means(simulated):
         conf = o.ploidy_confidence[inferred]
         assert conf.between(0, 1).all()
         sure = inferred & (o.ploidy_confidence >= 0.99).to_numpy()
-        assert (o.ploidy[sure] == t.ploidy[sure]).mean() >= 0.95
+        if sure.any():   # seed 201 has none (max 0.989): its clones' consensus is not sharp
+            assert (o.ploidy[sure].to_numpy(float) == t.ploidy[sure].to_numpy(float)).mean() >= 0.95
+        # statuses follow the confidence: resolved at >= 0.95, ambiguous below
+        status = o.ploidy_status.astype(str)
+        assert (status[inferred] == np.where(o.ploidy_confidence[inferred] >= 0.95, "resolved", "ambiguous")).all()
+        assert (status[ctrl] == "resolved").all() and (status[flat] == "ambiguous").all()   # a flat profile fits any ploidy
 
 
 def test_same_input_same_output_and_workers_do_not_matter(hg19):

@@ -65,7 +65,7 @@ PIPELINE_DEFAULTS = dict(
     group_conf=0.95,  # a member this confident on its own is "resolved": its clone may sharpen, never change its call
     group_blend=1.0,  # a member moved against its own best call: weight of the clone-informed posterior (rest: its own)
     group_wave_floor=0.5,  # waviness of a group consensus: at least this share of the members' (shared waves)
-    group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best
+    group_min_own=1.0,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best (1: never; it only sharpens)
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
