@@ -65,7 +65,8 @@ PIPELINE_DEFAULTS = dict(
     group_conf=0.95,  # a member this confident on its own is "resolved": its clone may sharpen, never change its call
     group_blend=1.0,  # a member moved against its own best call: weight of the clone-informed posterior (rest: its own)
     group_wave_floor=0.5,  # waviness of a group consensus: at least this share of the members' (shared waves)
-    group_min_own=1.0,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best (1: never; it only sharpens)
+    group_min_own_resolved=1.0,  # the same where some members are resolved on their own (1: never moved)
+    group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best
     control_grid=(1.5, 2.6),  # controls are germline diploid: mean CN searched only here
     wave_beta=10.0,  # coarse segmentation penalty used only to measure each sample's waviness
     wave_sd=None,  # override the run's waviness (relative SD) ...
@@ -845,8 +846,12 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
             if c is None:
                 continue
             if c.ploidy != own.ploidy:
+                # where some members are resolved on their own, an unresolved one that disagrees
+                # with them is as likely of another lineage (a 2n site grouped with a 4n one by
+                # their shared trunk) as a noisier cell of the same: it is not moved
+                min_own = P["group_min_own"] if not resolved else P["group_min_own_resolved"]
                 if (own.confidence >= P["group_conf"]
-                        or own.ploidy_probs.get(int(c.ploidy), 0.0) < P["group_min_own"] * own.confidence):
+                        or own.ploidy_probs.get(int(c.ploidy), 0.0) < min_own * own.confidence):
                     continue
                 # moved against the member's own best: its probabilities are a mixture of the
                 # clone-informed and its own ones, so the clone's word alone does not make such a
