@@ -56,7 +56,6 @@ import pandas as pd
 from ..genome.names import AUTOSOMES
 from .noise import NoiseModel, WaveModel
 
-_DEBUG: dict | None = None  # set to a dict to keep the last call's grid internals (development)
 
 #: Default parameters of :func:`call_ploidy` (recorded in ``uns['ctcscope']``).
 PLOIDY_DEFAULTS = dict(
@@ -729,8 +728,6 @@ def call_ploidy(
         lp = lp + np.log(mix[np.clip(ploidy_g, 1, labels.size) - 1])
     # calibration: the posterior tempered (T > 1 flattens it) so that a stated confidence is
     # right as often as it says on held-out sources (docs/cna.md)
-    if _DEBUG is not None:
-        _DEBUG.update(M=M, fit=fit, lp=lp, ploidy_g=ploidy_g, paths=paths, mbest=mbest, kbest=kbest, base=base, A=A, s=s)
     post = np.exp((lp - lp.max()) / max(float(temperature), 1e-6))
     post /= post.sum()
 
