@@ -2,7 +2,7 @@
 
 The data are *not* in this repository (their licences are unclear or do not allow it, and CI
 cannot fetch them).  They are staged by hand as plain TSVs under one directory -- by default
-``/work/extdata``, or ``$CTCSCOPE_EXTDATA`` -- one sub-directory per dataset, each with
+``$CTCSCOPE_EXTDATA``, or by default ``~/.cache/ctcscope/extdata`` -- one sub-directory per dataset, each with
 
 * ``counts.tsv.gz``: ``chrom, start (0-based), end`` and one integer column per cell, on the
   source's own bins;
@@ -39,7 +39,7 @@ from .common import Cohort
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ROOT = "/work/extdata"
+DEFAULT_ROOT = str(Path.home() / ".cache" / "ctcscope" / "extdata")
 ENV_VAR = "CTCSCOPE_EXTDATA"
 
 
@@ -86,7 +86,7 @@ DATASETS: tuple[ExternalDataset, ...] = (
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The directory holding the staged datasets: ``root``, else ``$CTCSCOPE_EXTDATA``, else /work/extdata."""
+    """The directory holding the staged datasets: ``root``, else ``$CTCSCOPE_EXTDATA``, else :data:`DEFAULT_ROOT`."""
     return Path(root if root is not None else os.environ.get(ENV_VAR, DEFAULT_ROOT))
 
 
