@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ctcscope.genome import AUTOSOMES, load_genome  # noqa: E402
+from ctcscope.genome.intervals import mean_over_bins  # noqa: E402
 
 SIZES_KB = (50, 100, 500, 1000)
 GENCODE_COLS = ["chrom", "source", "start", "end", "gene_id", "gene_name"]
@@ -296,18 +297,8 @@ def kronos_depth(shared: Path, name: str, genome) -> tuple[np.ndarray, pd.DataFr
     pos = {c: i for i, c in enumerate(cells.index)}
     for cell, g in seg.groupby("Cell", sort=False):
         a, b, r = g["a"].to_numpy(), g["b"].to_numpy(), g["reads"].to_numpy(np.float64)
-        x = np.empty(2 * len(a))
-        x[0::2], x[1::2] = a, b
-        F = np.zeros(2 * len(a))
-        G = np.zeros(2 * len(a))
-        F[1::2] = np.cumsum(r * (b - a))
-        F[2::2] = F[1:-1:2]
-        G[1::2] = np.cumsum(b - a)
-        G[2::2] = G[1:-1:2]
-        dF = np.interp(be, x, F) - np.interp(bs, x, F)
-        dG = np.interp(be, x, G) - np.interp(bs, x, G)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            D[pos[cell]] = np.where(dG >= 0.5 * (be - bs), dF / dG, np.nan)
+        mean, covered = mean_over_bins(a, b, r, bs, be)
+        D[pos[cell]] = np.where(covered >= 0.5 * (be - bs), mean, np.nan)
     return D, cells
 
 

@@ -91,3 +91,14 @@ def test_custom_genomes_have_no_track():
     assert np.isnan(replication_timing(fasta_like)).all()
     other = Genome(build="chm13", bin_size=500_000, bins=g.bins, chrom_sizes=g.chrom_sizes, source="built-in?")
     assert np.isnan(replication_timing(other)).all()
+
+
+def test_mean_over_bins_is_the_length_weighted_mean():
+    from ctcscope.genome.intervals import mean_over_bins
+
+    # intervals [0,10)=1, [10,20)=3, gap [20,30), [30,40)=5; bins [0,20), [5,15), [15,35), [20,30)
+    mean, cov = mean_over_bins(np.array([0, 10, 30]), np.array([10, 20, 40]), np.array([1.0, 3.0, 5.0]),
+                               np.array([0, 5, 15, 20]), np.array([20, 15, 35, 30]))
+    np.testing.assert_allclose(cov, [20, 10, 10, 0])
+    np.testing.assert_allclose(mean[:3], [2.0, 2.0, (5 * 3 + 5 * 5) / 10])
+    assert np.isnan(mean[3])

@@ -100,6 +100,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from ctcscope.genome.intervals import mean_over_bins
+
 try:
     from .common import SPLITS, Cohort
 except ImportError:  # run as a script or imported with benchmarks/validation on sys.path
@@ -167,20 +169,9 @@ def load_replicate(name: str, bin_size: int = 500_000, data_dir: str | None = No
         a, b, r = s["a"].to_numpy(), s["b"].to_numpy(), s["reads"].to_numpy(np.float64)
         if np.any(a[1:] < b[:-1]):
             raise ValueError(f"{name}/{cell}: Kronos segments overlap; the [start, end + 20 kb) reading is wrong")
-        # cumulative depth and cover at segment edges: piecewise linear, so interpolation is exact
-        x = np.empty(2 * a.size)
-        x[0::2], x[1::2] = a, b
-        F, G = np.zeros(x.size), np.zeros(x.size)
-        F[1::2] = np.cumsum(r * (b - a))
-        F[2::2] = F[1:-1:2]
-        G[1::2] = np.cumsum(b - a)
-        G[2::2] = G[1:-1:2]
-        dF = np.interp(be, x, F) - np.interp(bs, x, F)
-        dG = np.interp(be, x, G) - np.interp(bs, x, G)
         i = row[cell]
+        depth[i], dG = mean_over_bins(a, b, r, bs, be)
         cover[i] = dG / width
-        with np.errstate(invalid="ignore", divide="ignore"):
-            depth[i] = np.where(dG > 0, dF / dG, np.nan)
     return depth, cover, cells
 
 

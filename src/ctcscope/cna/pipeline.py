@@ -26,7 +26,6 @@ Dask); the few cohort-level parts sit between the passes:
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 from typing import Any
@@ -63,7 +62,6 @@ PIPELINE_DEFAULTS = dict(
     group_member_r=0.7,  # correlation of a member with its group's consensus profile
     group_min_size=3,  # smallest group with a consensus
     group_conf=0.95,  # a member this confident on its own is "resolved": its clone may sharpen, never change its call
-    group_blend=1.0,  # a member moved against its own best call: weight of the clone-informed posterior (rest: its own)
     group_wave_floor=0.5,  # waviness of a group consensus: at least this share of the members' (shared waves)
     group_min_own_resolved=1.0,  # the same where some members are resolved on their own (1: never moved)
     group_min_own=0.1,  # a clone may move an unresolved member only to a ploidy its own read depth gives >= this x its own best
@@ -245,22 +243,6 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     inst = instability(cn, bins, pc.ploidy)
     return {"cn": cn.astype(np.float32), "segment": sm.astype(np.float32), "segments": merged, "call": pc,
             "posterior": pc.posterior, "instability": inst}
-
-
-def _blend_calls(moved, own, weight: float):
-    """``moved`` (a call with a clone prior) with its ploidy probabilities mixed with the
-    sample's ``own`` (``weight`` on ``moved``); the ploidy is the mixture's most probable one
-    (``own``'s if it wins back)."""
-    keys = set(moved.ploidy_probs) | set(own.ploidy_probs)
-    probs = {k: weight * moved.ploidy_probs.get(k, 0.0) + (1 - weight) * own.ploidy_probs.get(k, 0.0) for k in keys}
-    order = sorted(probs, key=probs.get, reverse=True)
-    if int(order[0]) == int(own.ploidy):
-        return own
-    runner = order[1] if len(order) > 1 else None
-    return dataclasses.replace(
-        moved, confidence=probs[order[0]], runner_up=runner, runner_up_prob=probs.get(runner, 0.0) if runner else 0.0,
-        wgd_probability=float(sum(q for k, q in probs.items() if k >= 4)), ploidy_probs=probs,
-        posterior=weight * np.asarray(moved.posterior) + (1 - weight) * np.asarray(own.posterior))
 
 
 def _flat_and_groups(res2, obs, is_control, wave, fixed, bins, P):
@@ -636,17 +618,6 @@ def _group_consensus(item: tuple, bins: pd.DataFrame, params: dict) -> dict:
     return pc.ploidy_probs if pc.ploidy is not None else {}
 
 
-def _doubling_family(ploidies: set[int]) -> bool:
-    """True when every pair of ploidies differs by a power of two (2n/4n, 3n/6n)."""
-    ps = sorted(p for p in ploidies if p and p > 0)
-    for a in ps:
-        for b in ps:
-            r = max(a, b) / min(a, b)
-            if abs(r - 2 ** round(np.log2(r))) > 1e-9:
-                return False
-    return True
-
-
 def _sanitise(obj):
     """Parameters as plain values h5ad can store (``None`` becomes ``"none"``)."""
     def fix(o):
@@ -853,15 +824,6 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
                 if (own.confidence >= P["group_conf"]
                         or own.ploidy_probs.get(int(c.ploidy), 0.0) < min_own * own.confidence):
                     continue
-                # moved against the member's own best: its probabilities are a mixture of the
-                # clone-informed and its own ones, so the clone's word alone does not make such a
-                # call certain (a consensus can pick the doubled lattice wrongly: CNAsim 2n cells
-                # grouped with their 4n relatives went to 4n at 0.998-0.99998)
-                if P["group_blend"] < 1:
-                    c = _blend_calls(c, own, float(P["group_blend"]))
-                if c.ploidy == own.ploidy:
-                    continue
-                r["call"] = c
             r["own_call"] = own
             res3[i] = r
             by_clone[i] = True
