@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._atomic import prepare_output_dir
@@ -61,6 +62,8 @@ class PipelineOptions:
     report: bool = True
     cluster_options: dict[str, Any] = field(default_factory=dict)
     cna_params: dict[str, Any] = field(default_factory=dict)
+    dna_channel: str | None = None      # DNA-content channel of the FCS files (default: found by dye)
+    dna_reference: float | None = None  # 2n G1 intensity when a file has no leukocytes to measure it
 
 
 def _validate(sheet: pd.DataFrame | None, opts: PipelineOptions):
@@ -125,6 +128,25 @@ def run_pipeline(
     out = Path(out)
     fresh = not out.exists() or (out.is_dir() and not any(out.iterdir()))
     steps: dict[str, dict] = dict(extra_steps or {})
+    # phenotypes and DNA index first: the DNA index of each sorted cell is evidence on its
+    # ploidy (ctcscope.cna.dna_content).  A problem with the FCS files costs the phenotypes,
+    # not the copy number: it is said in one sentence and the run goes on.
+    pheno, pheno_seconds, pheno_error = None, 0.0, ""
+    if opts.phenotype and _has_fcs(sheet):
+        from .phenotype.stage import compute_phenotypes
+
+        t = time.perf_counter()
+        try:
+            pheno = compute_phenotypes(sheet, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir,
+                                       dna_channel=opts.dna_channel, dna_reference=opts.dna_reference, strict=False)
+        except InputError as e:
+            pheno_error = str(e)
+            log.warning("phenotypes and DNA index are skipped: %s", pheno_error)
+        pheno_seconds = time.perf_counter() - t
+        if pheno is not None:
+            for note in pheno.notes + [n for p in pheno.per_file for n in (p["dna"].notes if p["dna"] else [])]:
+                log.warning("%s", note)
+            sheet = _with_dna_index(sheet, pheno.table)
     t0 = time.perf_counter()
     adata = run_copy_number(sheet, genome, out, counts=counts, workers=workers, scheduler=scheduler,
                             overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins, params=opts.cna_params,
@@ -138,17 +160,25 @@ def run_pipeline(
             adata.obs["treatment_group"] = adata.obs.get("patient", pd.Series("", index=adata.obs_names)).astype(
                 str).map(groups).fillna("").astype(str)
 
-        if opts.phenotype and _has_fcs(sheet):
-            from .phenotype import annotate_obs, run_phenotype_stage
+        if pheno is not None:
+            from .phenotype import annotate_obs
+            from .phenotype.stage import write_phenotypes
 
             t = time.perf_counter()
-            table = run_phenotype_stage(sheet, out, gating=opts.gating, plate_map=opts.plate_map, base_dir=sheet_dir)
+            write_phenotypes(pheno, out)
+            table = pheno.table
             adata.obs = annotate_obs(adata.obs, table)
             _discard_outside_gates(adata)
             # the same provenance block as the other steps (tool, command, start time, versions)
-            steps["phenotype"] = dict(run_record("phenotype", _jsonable({"gating": opts.gating, "plate_map": opts.plate_map})),
+            steps["phenotype"] = dict(run_record("phenotype", _jsonable({"gating": opts.gating, "plate_map": opts.plate_map,
+                                                                         "dna_channel": opts.dna_channel,
+                                                                         "dna_reference": opts.dna_reference})),
                                       step="phenotype", samples_linked=int(len(table)),
-                                      seconds=round(time.perf_counter() - t, 3))
+                                      samples_with_dna_index=int(pd.to_numeric(table.get("dna_index"), errors="coerce").notna().sum())
+                                      if "dna_index" in table else 0,
+                                      notes=pheno.notes, seconds=round(time.perf_counter() - t + pheno_seconds, 3))
+        elif pheno_error:
+            steps["phenotype"] = dict(step="phenotype", skipped=True, error=pheno_error)
 
         if opts.cluster:
             from .cohort import run_cluster_stage
@@ -200,6 +230,21 @@ def run_pipeline(
             _clear_previous_run(out)
         raise
     return adata
+
+
+def _with_dna_index(sheet: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The sheet with each sorted cell's ``dna_index``/``dna_index_sd`` from the index sort
+    (a value the user wrote in the sheet is kept)."""
+    if not len(table) or "dna_index" not in table:
+        return sheet
+    t = table.drop_duplicates("sample_id").set_index("sample_id")
+    out = sheet.copy()
+    ids = out["sample_id"].astype(str)
+    for c in ("dna_index", "dna_index_sd"):
+        new = pd.to_numeric(ids.map(t[c]), errors="coerce")
+        old = pd.to_numeric(out[c], errors="coerce") if c in out else pd.Series(np.nan, index=out.index)
+        out[c] = old.where(old.notna(), new)
+    return out
 
 
 def _discard_outside_gates(adata) -> None:
@@ -259,9 +304,13 @@ def _run_demo(out: Path, *, seed, bam, workers, quiet, report):
     t = time.perf_counter()
     files = make_demo(out / "input", seed=seed, bam=bam, overwrite=True, workers=workers or 1)
     sheet = pd.read_csv(files.samples, dtype=str, keep_default_na=False)
+    # each sorted cell's Hoechst follows its true DNA content, cycle phase and any efflux
+    # dimming (the truth of the simulation)
+    truth = files.sim.truth.samples.set_index("sample_id")
+    sheet["sim_dna_index"] = sheet["sample_id"].map(truth["dna_index"] * truth["hoechst_factor"])
     # the recipe's putative CTC that falls outside the refined gates (see its YAML comment)
     sheet = simulate_sort(sheet, out / "input" / "fcs", seed=seed, outside=DEMO_OUTSIDE_GATES)
-    sheet = sheet.drop(columns=[c for c in ("sim_phenotype",) if c in sheet])
+    sheet = sheet.drop(columns=[c for c in ("sim_phenotype", "sim_dna_index") if c in sheet])
     sheet_path = out / "input" / "samples.csv"
     # paths relative to the sheet's folder, as a user would write them (the folder can move)
     sheet["fcs"] = [os.path.relpath(f, sheet_path.parent) if f else "" for f in sheet["fcs"].fillna("").astype(str)]

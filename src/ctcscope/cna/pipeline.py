@@ -39,6 +39,7 @@ from ..genome.builtin import usable_bins
 from ..genome.names import AUTOSOMES, canonical_chroms
 from ..parallel import map_samples
 from .cycle import CYCLE_DEFAULTS, flag_replicating, replication_signal
+from .dna_content import DNA_DEFAULTS, PHASES, flat_profile_posterior
 from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, nan_median, outlier_bins,
                       shared_wave, smooth_by_chrom)
 from .instability import instability
@@ -53,6 +54,7 @@ SAMPLE_TYPES = TUMOUR_TYPES + CONTROL_TYPES
 
 #: Pipeline-level parameters (besides those of each step).
 PIPELINE_DEFAULTS = dict(
+    phase_conf=0.8,  # cycle_phase is named where its posterior (DNA index + reads) reaches this
     pon_min_samples=3,  # fewer controls than this: build the panel from all samples
     pon_highpass_mb=2.0,  # the panel keeps only bin-level bias (residuals from a smooth of this bandwidth)
     bulk_levels=10,  # biopsies: copy-number levels per copy (a bulk is a mixture)
@@ -84,7 +86,7 @@ PIPELINE_DEFAULTS = dict(
 )
 
 DEFAULTS: dict[str, Any] = {**CORRECT_DEFAULTS, **SEGMENT_DEFAULTS, **PLOIDY_DEFAULTS, **QC_DEFAULTS, **CYCLE_DEFAULTS,
-                            **PIPELINE_DEFAULTS}
+                            **DNA_DEFAULTS, **PIPELINE_DEFAULTS}
 
 _BIN_COLS = ("chrom", "start", "end", "gc", "mappability", "use")
 
@@ -200,16 +202,41 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
     scan = merge_insignificant(seg, item["ratio"], item["noise"], item["wave"], z=params["scan_merge_z"])
     kw = dict(ratio=item["ratio"], wave=item["wave"], pool_size=item["levels"], ploidy_prior=item.get("ploidy_prior"),
               scan_segments=scan)
+    dna = item.get("dna")
+    dkw = {}
+    if dna is not None and not item["germline"]:
+        # the DNA index of the index sort (ctcscope.cna.dna_content): a second, physical
+        # measure of the scale; the phase prior follows the replication signal of the reads
+        dkw = dict(dna_index=dna[0], dna_index_sd=dna[1],
+                   cycle_prior=params["cycle_prior_s"] if item.get("s_phase") else params["cycle_prior"],
+                   dna_params={k: params[k] for k in DNA_DEFAULTS})
     if item["germline"]:
         # controls (wbc, germline, normal) are diploid by what they are: called on the 2n
         # solution only
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": params["control_grid"][0],
                                                      "grid_max": params["control_grid"][1]})
+    elif item["is_control"] and dkw:
+        # a flat profile fits every base copy number; its DNA index tells them apart (all
+        # but k in G2/M from 2k in G1): called at the base the index makes most probable
+        probs, phase = flat_profile_posterior(dkw["dna_index"], dkw["dna_index_sd"], cycle_prior=dkw["cycle_prior"],
+                                              **{k: v for k, v in dkw["dna_params"].items()
+                                                 if k not in ("cycle_prior", "cycle_prior_s", "dna_conflict_nats")})
+        base = max(probs, key=probs.get)
+        lo, hi = (params["control_grid"] if base == 2 else (base * 0.85, base * 1.15))
+        pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": lo, "grid_max": hi})
+        if pc.ploidy is None:
+            return empty
+        others = sorted(((q, p) for p, q in probs.items() if p != pc.ploidy), reverse=True)
+        pc.confidence = float(probs.get(pc.ploidy, 0.0))
+        pc.runner_up, pc.runner_up_prob = (int(others[0][1]), float(others[0][0])) if others else (None, 0.0)
+        pc.ploidy_probs = probs
+        pc.wgd_probability = float(sum(q for p, q in probs.items() if p >= 4))
+        pc.dna_used, pc.phase_probs, pc.rd_ploidy = True, phase, None
     else:
-        pc = call_ploidy(seg, item["noise"], **kw, **pp)
+        pc = call_ploidy(seg, item["noise"], **kw, **pp, **dkw)
     if pc.ploidy is None:
         return empty
-    if item["is_control"] and not item["germline"] and pc.ploidy != 2:
+    if item["is_control"] and not item["germline"] and not dkw and pc.ploidy != 2:
         # a flat profile fits any ploidy; normal-like cells are called as the diploid cells they
         # most probably are (the copy numbers of the 2n solution), while the posterior stays that
         # of the read-depth evidence alone (confidence, runner-up and P(WGD) are not reported
@@ -323,8 +350,12 @@ def _prepare_calls(res2, is_control, normal_like0, levels, wave, fixed) -> None:
 
 # ---------------------------------------------------------------- cohort-level parts
 #: What a sample's ploidy rests on (``obs['ploidy_basis']``), in the order they are checked.
-PLOIDY_BASES = ("control: diploid by definition", "flat profile: assumed 2n", "clone consensus", "read depth",
+PLOIDY_BASES = ("control: diploid by definition", "flat profile: DNA index", "flat profile: assumed 2n",
+                "read depth + DNA index", "DNA index and read depth disagree", "clone consensus", "read depth",
                 "no call")
+#: Bases where the ploidy is inferred (it has a confidence, runner-up and P(WGD)).
+INFERRED_BASES = ("flat profile: DNA index", "read depth + DNA index", "DNA index and read depth disagree",
+                  "clone consensus", "read depth")
 
 
 #: ``obs['ploidy_status']``: whether read depth (with the clone's help) fixes the ploidy.
@@ -340,7 +371,7 @@ def ploidy_status(basis: np.ndarray, conf: np.ndarray, resolved_conf: float) -> 
     conf = np.asarray(conf, dtype=np.float64)
     out = np.full(basis.size, "ambiguous", dtype=object)
     out[basis == "control: diploid by definition"] = "resolved"
-    inferred = np.isin(basis, ["read depth", "clone consensus"])
+    inferred = np.isin(basis, INFERRED_BASES) & (basis != "DNA index and read depth disagree")
     out[inferred & (conf >= resolved_conf)] = "resolved"
     out[basis == "no call"] = "no call"
     return out
@@ -360,6 +391,13 @@ def ploidy_basis(results: list[dict], is_control: np.ndarray, flat: np.ndarray,
       the 2n solution (confidence NaN: given, not inferred);
     * ``flat profile: assumed 2n`` — nothing altered (segment test or an unaltered call):
       called as the diploid cell it most probably is (confidence NaN: assumed);
+    * ``flat profile: DNA index`` — nothing altered, and the index sort's DNA index says
+      which base copy number (confidence: its posterior from the DNA index alone);
+    * ``read depth + DNA index`` — read depth and the DNA index together
+      (:mod:`ctcscope.cna.dna_content`), with the clone's prior where one was used;
+    * ``DNA index and read depth disagree`` — read depth resolved the ploidy on its own but
+      the DNA index fits another DNA content far better: the read-depth call is kept, not
+      forced, and the status is ambiguous;
     * ``clone consensus`` — called with the consensus of its clone as a prior;
     * ``read depth`` — called on its own read depth;
     * ``no call`` — nothing could be called.
@@ -373,12 +411,72 @@ def ploidy_basis(results: list[dict], is_control: np.ndarray, flat: np.ndarray,
             basis[i] = "no call"
         elif is_control[i]:
             basis[i] = "control: diploid by definition"
+        elif flat[i] and c.dna_used:
+            basis[i] = "flat profile: DNA index"
+            conf[i] = float(c.confidence)
         elif flat[i]:
             basis[i] = "flat profile: assumed 2n"
+        elif c.dna_used:
+            basis[i] = "DNA index and read depth disagree" if c.dna_conflict else "read depth + DNA index"
+            conf[i] = float(c.confidence)
         else:
             basis[i] = "clone consensus" if by_clone[i] else "read depth"
             conf[i] = float(c.confidence)
     return basis, conf
+
+
+def _dna_evidence(obs: pd.DataFrame, single: np.ndarray) -> list:
+    """``(dna_index, dna_index_sd)`` of each single cell that has one (index sort), else None."""
+    if "dna_index" not in obs:
+        return [None] * len(obs)
+    di = pd.to_numeric(obs["dna_index"], errors="coerce").to_numpy(np.float64)
+    sd = (pd.to_numeric(obs["dna_index_sd"], errors="coerce").to_numpy(np.float64) if "dna_index_sd" in obs
+          else np.full(di.size, np.nan))
+    # without its own SD, a single measurement is taken as 5 % (live-cell Hoechst CV 3-8 %)
+    sd = np.where(np.isfinite(sd) & (sd > 0), sd, 0.05 * di)
+    return [(float(d), float(e)) if (single[i] and np.isfinite(d) and d > 0) else None
+            for i, (d, e) in enumerate(zip(di, sd))]
+
+
+#: ``obs['cycle_phase']``: the cell's phase from its DNA index and reads.
+CYCLE_PHASES = ("G1", "S", "G2/M", "G1 or G2/M", "unknown")
+
+
+def _dna_columns(o: pd.DataFrame, calls: list, dna_of: list, s_flag: np.ndarray, P: dict) -> None:
+    """The DNA-index columns of ``obs``: the read-depth-only call beside the joint one, the
+    phase probabilities and ``cycle_phase``.
+
+    Without a DNA index the reads tell S phase (replication signal) but not G1 from G2/M (a
+    G2 cell's profile is its G1 profile doubled); with one, the phase posterior of the joint
+    call decides where it reaches ``phase_conf`` — a DNA index of 2 with a profile that fits
+    2n and 4n alike stays ``G1 or G2/M`` (4n in G1, or 2n in G2/M)."""
+    n = len(calls)
+    probs = np.full((n, 3), np.nan)
+    for i, c in enumerate(calls):
+        if c is not None and c.phase_probs is not None:
+            probs[i] = c.phase_probs
+    used = np.array([c is not None and c.dna_used for c in calls])
+    o["ploidy_read_depth"] = pd.array([c.rd_ploidy if (c is not None and c.dna_used) else None for c in calls],
+                                      dtype="Int64")
+    o["ploidy_read_depth_confidence"] = [c.rd_confidence if (c is not None and c.dna_used) else np.nan for c in calls]
+    o["dna_conflict"] = [bool(c is not None and c.dna_conflict) for c in calls]
+    for j, name in enumerate(("p_g1", "p_s", "p_g2m")):
+        o[name] = probs[:, j]
+    phase = np.where(s_flag, "S", "G1 or G2/M").astype(object)
+    conf = float(P["phase_conf"])
+    for i in np.flatnonzero(used & np.isfinite(probs[:, 0])):
+        k = int(np.argmax(probs[i]))
+        if probs[i, k] >= conf:
+            phase[i] = PHASES[k]
+        elif probs[i, 0] + probs[i, 2] >= conf:
+            phase[i] = "G1 or G2/M"
+        else:
+            phase[i] = "unknown"
+    phase[np.array([c is None for c in calls])] = "unknown"
+    o["cycle_phase"] = pd.Categorical(phase, categories=list(CYCLE_PHASES))
+    if "dna_index" not in o:
+        o["dna_index"] = np.nan
+        o["dna_index_sd"] = np.nan
 
 
 def _focal_runs(mask: np.ndarray, chrom: np.ndarray, use: np.ndarray, max_bins: int) -> list[tuple[int, int]]:
@@ -715,6 +813,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     # 1b. cells caught replicating: the replication-timing pattern is divided out of single
     # cells that carry it clearly (ctcscope.cna.cycle); they stay out of a panel of normals
     single = (obs["pool_size"].to_numpy() == 1) & ~is_control
+    dna_of = _dna_evidence(obs, single)
     rep_fits = [r.get("replication") for r in res1]
     s_score = np.array([f.score if f is not None else np.nan for f in rep_fits])
     s_flag = flag_replicating(s_score, min_score=P["s_phase_min_score"], min_z=P["s_phase_min_z"]) & single
@@ -790,6 +889,8 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
 
     # 6. per-sample ploidy and copy number
     _prepare_calls(res2, is_control, nl0, levels, wave, fixed)
+    for i, r in enumerate(res2):
+        r["dna"], r["s_phase"] = dna_of[i], bool(s_flag[i])
     res3 = map_samples(_pass_call, res2, bins=bins, params=P, description="ploidy and copy number", **mp)
 
     # a clone's consensus as a prior for its members, within limits: cells of one lineage at
@@ -897,10 +998,11 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["s_phase_progress"] = [float(np.nanmean(1.0 / (1.0 + np.exp(-(bins["rt"].to_numpy() - f.theta) / P["s_phase_width"]))))
                              if (f is not None and s_flag[i] and "rt" in bins) else np.nan for i, f in enumerate(rep_fits)]
     o["ploidy_status"] = pd.Categorical(ploidy_status(basis, conf, P["resolved_conf"]), categories=list(PLOIDY_STATUSES))
+    _dna_columns(o, calls, dna_of, s_flag, P)
     # like ploidy_confidence, the runner-up and P(WGD) exist only where the ploidy is inferred:
     # for a flat profile read depth cannot tell 2n from 5n (it may put P(WGD) = 0.99 on a
     # cell reported 2n without WGD), and a control's is given
-    inferred = np.isin(basis, ["read depth", "clone consensus"])
+    inferred = np.isin(basis, INFERRED_BASES)
     o["ploidy_runner_up"] = pd.array([c.runner_up if c and inf else None for c, inf in zip(calls, inferred)],
                                      dtype="Int64")
     o["ploidy_runner_up_prob"] = [c.runner_up_prob if c and inf else np.nan for c, inf in zip(calls, inferred)]

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ..genome.names import AUTOSOMES
+from .dna_content import DNA_DEFAULTS, dna_log_likelihood
 from .noise import NoiseModel, WaveModel
 
 
@@ -115,6 +116,13 @@ class PloidyCall:
     n_levels: int = 0
     tau: float = float("nan")
     p_flat: float = float("nan")  # posterior probability that nothing is altered (all at base)
+    # with a DNA index: the read-depth-only call, the phase posterior, and whether the two
+    # measures disagree strongly (then the read-depth call is kept and flagged)
+    dna_used: bool = False
+    rd_ploidy: int | None = None
+    rd_confidence: float = float("nan")
+    phase_probs: np.ndarray | None = None
+    dna_conflict: bool = False
 
     def as_dict(self) -> dict:
         return {
@@ -520,6 +528,10 @@ def call_ploidy(
     evidence_segments: int = PLOIDY_DEFAULTS["evidence_segments"],
     scan_segments: pd.DataFrame | None = None,
     contamination: float = PLOIDY_DEFAULTS["contamination"],
+    dna_index: float | None = None,
+    dna_index_sd: float = float("nan"),
+    cycle_prior: tuple = DNA_DEFAULTS["cycle_prior"],
+    dna_params: dict | None = None,
 ) -> PloidyCall:
     """Posterior over the copy-number scale of one sample, and its absolute copy numbers.
 
@@ -572,6 +584,10 @@ def call_ploidy(
         the lattice is judged; ``segments`` are then called at the scale it picks.
     evidence_segments : with more segments than this in the scan, the likelihood is
         tempered by ``n / evidence_segments`` (0 = never).
+    dna_index, dna_index_sd : the cell's DNA index from the index sort
+        (:mod:`ctcscope.cna.dna_content`); its likelihood multiplies the read-depth posterior.
+    cycle_prior : prior of G1, S, G2/M for the DNA index.
+    dna_params : the DNA model's other settings (``DNA_DEFAULTS`` keys but the priors).
 
     Returns
     -------
@@ -728,7 +744,26 @@ def call_ploidy(
         lp = lp + np.log(mix[np.clip(ploidy_g, 1, labels.size) - 1])
     # calibration: the posterior tempered (T > 1 flattens it) so that a stated confidence is
     # right as often as it says on held-out sources (docs/cna.md)
-    post = np.exp((lp - lp.max()) / max(float(temperature), 1e-6))
+    T = max(float(temperature), 1e-6)
+    dna = None
+    if dna_index is not None and np.isfinite(dna_index) and dna_index > 0:
+        dp = {k: v for k, v in (dna_params or {}).items() if k not in ("cycle_prior", "cycle_prior_s", "dna_conflict_nats")}
+        dll, dphase = dna_log_likelihood(M, float(dna_index), float(dna_index_sd), cycle_prior=cycle_prior, **dp)
+        rd = np.exp((lp - lp.max()) / T)
+        rd /= rd.sum()
+        u0 = np.unique(ploidy_g)
+        m0 = np.array([rd[ploidy_g == p].sum() for p in u0])
+        rd_best, rd_conf = int(u0[np.argmax(m0)]), float(m0.max())
+        g_rd = int(np.argmax(np.where(ploidy_g == rd_best, lp, -np.inf)))
+        # a strong disagreement: read depth resolved on its own, and the DNA index fits another
+        # content far better than the one read depth chose (efflux, a doublet, a wrong well)
+        gap = float(dll.max() - dll[g_rd])
+        conflict = rd_conf >= 0.95 and gap > float((dna_params or {}).get("dna_conflict_nats",
+                                                                           DNA_DEFAULTS["dna_conflict_nats"]))
+        if not conflict:
+            lp = lp + dll
+        dna = (rd_best, rd_conf, dphase, conflict)
+    post = np.exp((lp - lp.max()) / T)
     post /= post.sum()
 
     uniq = np.unique(ploidy_g)
@@ -788,11 +823,16 @@ def call_ploidy(
 
     srt = np.sort(paths[g])
     n_levels = int(np.sum((np.r_[True, srt[1:] != srt[:-1]]) & (srt > 0)))
-    return PloidyCall(ploidy=best_p, mean_cn=mean_cn, scale=s_hat, confidence=conf,
+    call = PloidyCall(ploidy=best_p, mean_cn=mean_cn, scale=s_hat, confidence=conf,
                       runner_up=runner, runner_up_prob=runner_p, wgd=best_p >= 4, wgd_probability=wgd_prob,
                       segment_cn=cn_all, posterior=rep,
                       ploidy_probs={int(p): float(q) for p, q in zip(uniq, mass)}, n_levels=n_levels,
                       tau=float(np.sqrt(tau2s[kbest[g]])), p_flat=p_flat)
+    if dna is not None:
+        call.dna_used = True
+        call.rd_ploidy, call.rd_confidence, dphase, call.dna_conflict = dna
+        call.phase_probs = post @ dphase
+    return call
 
 
 def min_rmse_ploidy(segments: pd.DataFrame, ploidies=range(2, 7)) -> int:

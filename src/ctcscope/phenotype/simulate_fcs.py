@@ -68,10 +68,34 @@ def well_name(row: int, col: int) -> str:
     return f"{chr(ord('A') + row)}{col + 1:02d}"
 
 
-def _simulate_events(kinds: list[str], rng: np.random.Generator, spill: pd.DataFrame) -> np.ndarray:
+#: Hoechst of a 2n G1 nucleus (detector units) and the staining CV of leukocytes and of
+#: tumour cells (live-cell Hoechst 33342: 3-8 %).
+HOECHST_G1 = 25000.0
+_CV_LEUKOCYTE, _CV_TUMOUR = 0.035, 0.045
+#: Cycle phases of circulating leukocytes (almost all resting in G1).
+_LEUKOCYTE_PHASES = {"G1": 0.95, "S": 0.03, "G2/M": 0.02}
+
+
+def _leukocyte_dna(n: int, rng: np.random.Generator) -> np.ndarray:
+    ph = rng.choice(3, size=n, p=list(_LEUKOCYTE_PHASES.values()))
+    return np.where(ph == 0, 1.0, np.where(ph == 2, 2.0, 1.0 + rng.uniform(0.0, 1.0, n)))
+
+
+def _simulate_events(kinds: list[str], rng: np.random.Generator, spill: pd.DataFrame,
+                     dna: np.ndarray | None = None) -> np.ndarray:
     n = len(kinds)
     med = np.array([_POP[k] for k in kinds], dtype=float)  # n × 6
     true = med * np.exp(rng.normal(0.0, _SIGMA, size=med.shape))
+    # Hoechst is stoichiometric: the DNA content of the cell (relative to 2n G1) times the
+    # 2n G1 intensity, with a staining CV of a few per cent; leukocytes are 2n, mostly in G1
+    kind = np.asarray(kinds, dtype=object)
+    leuko = kind == "CD45+"
+    d = np.full(n, 1.0) if dna is None else np.asarray(dna, dtype=float).copy()
+    d[leuko] = _leukocyte_dna(int(leuko.sum()), rng)
+    d = np.where(np.isfinite(d), d, 1.0)
+    cv = np.where(leuko, _CV_LEUKOCYTE, _CV_TUMOUR)
+    stained = kind != "outside_hoechst"
+    true[stained, 0] = HOECHST_G1 * d[stained] * np.exp(rng.normal(0.0, cv[stained]))
     stains = true[:, :4]  # Hoechst, ALK, CK, CD45 in FLUORO order
     observed = stains @ spill.values + rng.normal(0.0, _NOISE, size=(n, 4))
     fsc, ssc = true[:, 4], true[:, 5]
@@ -89,7 +113,8 @@ def simulate_sort_file(path: str | os.PathLike, wells: pd.DataFrame, *, seed: in
     ----------
     wells: one row per sorted well: ``well`` (``A01``), ``kind`` (``ALK+/CK-``,
         ``ALK-/CK+``, ``ALK+/CK+``, ``CD45+``, ``outside_cd45``, ``outside_hoechst``) and
-        ``n_events`` (1 for a single cell; 200 for the leukocyte control).
+        ``n_events`` (1 for a single cell; 200 for the leukocyte control) and optionally
+        ``dna_index`` (the cell's Hoechst-stained DNA content over a 2n G1 nucleus; default 1).
     seed: random seed (same seed → same file).
     plate: plate barcode written to ``INDEX SORTING PLATE BARCODE``.
 
@@ -100,16 +125,18 @@ def simulate_sort_file(path: str | os.PathLike, wells: pd.DataFrame, *, seed: in
     """
     spill = SPILLOVER if spill is None else spill
     rng = np.random.default_rng(seed)
-    kinds, wlist = [], []
+    kinds, wlist, dna = [], [], []
     for w in wells.itertuples(index=False):
         if w.kind not in _POP:
             raise InputError(f"cannot simulate a '{w.kind}' cell; use one of {', '.join(_POP)}")
         k = int(getattr(w, "n_events", 1))
         kinds += [w.kind] * k
         wlist += [_norm_well(w.well, plate_shape)] * k
+        di = getattr(w, "dna_index", 1.0)
+        dna += [float(di) if di is not None and di == di else 1.0] * k
     if not kinds:
         raise InputError("nothing to simulate: no sorted wells given")
-    data = _simulate_events(kinds, rng, spill)
+    data = _simulate_events(kinds, rng, spill, np.asarray(dna))
     locs = [_rc(w) for w in wlist]
     meta = {
         "cyt": "FACSAria III (simulated by ctcscope)",
@@ -141,6 +168,14 @@ def simulate_sort_file(path: str | os.PathLike, wells: pd.DataFrame, *, seed: in
     })
 
 
+def _float(x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return 1.0
+    return v if np.isfinite(v) else 1.0
+
+
 def _spill_text(spill: pd.DataFrame) -> str:
     n = spill.shape[0]
     return ",".join([str(n), *spill.columns, *(f"{v:.6g}" for v in spill.values.ravel())])
@@ -166,6 +201,8 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
         ``phenotype`` (``ALK+/CK-``, ``ALK-/CK+``, ``ALK+/CK+``).  ``ctc`` rows become single
         sorted cells; a ``wbc`` row becomes the control well of ``n_leukocytes`` CD45+ cells.
         Other sample types (pools, germline, biopsy) are not sorted and keep empty fields.
+        An optional ``sim_dna_index`` column gives each CTC's stained DNA content over a 2n
+        G1 nucleus (its true DNA index times any efflux dimming); 1 when absent.
         Existing ``plate``/``well`` values are kept; missing ones are assigned in plate
         order (A01, A02, …), the wbc control after the CTCs.  CTC rows whose phenotype is
         not one of the three (e.g. empty or ``unknown``) are not sorted and keep empty fields.
@@ -195,6 +232,8 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
     stype = sheet.get("sample_type", pd.Series("ctc", index=sheet.index)).fillna("ctc").astype(str).str.lower()
     pheno = sheet.get("phenotype", pd.Series("", index=sheet.index)).fillna("").astype(str)
     outside = set(outside)
+    # the stained DNA content of each cell (truth of the simulation), when the sheet has it
+    dna_of = sheet.get("sim_dna_index", pd.Series(np.nan, index=sheet.index))
     sheet["sim_phenotype"] = ""
     for i, (patient, rows) in enumerate(sheet.groupby(sheet["patient"].astype(str), sort=True)):
         sorted_rows = [ix for ix in rows.index if stype[ix] in ("ctc", "wbc")]
@@ -219,7 +258,8 @@ def simulate_sort(samples: pd.DataFrame, out_dir: str | os.PathLike, *, seed: in
             if not w:
                 w = next(x for x in free if x not in used)
                 used.add(w)
-            wells.append({"ix": ix, "well": _norm_well(w), "kind": kind, "n_events": n})
+            wells.append({"ix": ix, "well": _norm_well(w), "kind": kind, "n_events": n,
+                          "dna_index": _float(dna_of[ix]) if kind in PHENOTYPES else 1.0})
         if not wells:
             continue
         wdf = pd.DataFrame(wells)

@@ -20,6 +20,7 @@ map) to its well, and writes into ``out_dir``:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ import pandas as pd
 
 from .._atomic import write_json, write_tsv
 from ..errors import InputError
-from .classify import event_table, phenotype_counts
+from .classify import LEUKOCYTE, event_table, phenotype_counts
+from .dna_index import check_reference_value, well_dna_index
 from .fcs import FcsFile, read_fcs
 from .gating import OUTSIDE, Gating, apply_gating, gate_values_table, load_gating, study_gating
 from .indexsort import join_samples, normalise_well, read_plate_map, sorted_wells
@@ -58,10 +60,12 @@ def read_sample_sheet(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def _process_file(path: str, gating: Gating, compensation, controls) -> dict:
+def _process_file(path: str, gating: Gating, compensation, controls, *, control_wells=(), dna_channel=None,
+                  dna_reference=None) -> dict:
     fcs = read_fcs(path, compensation=compensation)
     res = apply_gating(fcs, gating, controls=controls)
     ev = event_table(res)
+    dna = None
     try:
         wells = sorted_wells(fcs.metadata, res, file=fcs.name, n_events=fcs.n_events)
         wells.insert(1, "fcs_path", str(fcs.path))
@@ -71,12 +75,89 @@ def _process_file(path: str, gating: Gating, compensation, controls) -> dict:
             raise
         wells = pd.DataFrame()
         notes = list(fcs.notes) + ["no index-sort keywords: events are gated but no well is linked"]
-    return {"fcs": fcs, "result": res, "events": ev, "wells": wells, "notes": notes}
+    if len(wells):
+        # DNA index of every sorted well against the leukocytes' G1 peak of the same tube
+        ctrl = wells["well"].isin(set(control_wells))
+        ctrl_ev = np.array([int(e) for s in wells.loc[ctrl, "events"] for e in str(s).split(";") if e != ""],
+                           dtype=np.int64)
+        table, dna = well_dna_index(fcs, wells, reference_events=(res.phenotype.to_numpy() == LEUKOCYTE),
+                                    control_events=ctrl_ev, reference_value=dna_reference, channel=dna_channel)
+        for c in ("dna_index", "dna_index_sd", "dna_note"):
+            wells[c] = table[c].to_numpy()
+        notes += dna.notes
+    return {"fcs": fcs, "result": res, "events": ev, "wells": wells, "notes": notes, "dna": dna}
+
+
+@dataclass
+class PhenotypeResult:
+    """What the phenotype step found, before anything is written (see :func:`compute_phenotypes`)."""
+
+    table: pd.DataFrame          # phenotypes.tsv: one row per sequenced sample linked to a well
+    wells: pd.DataFrame          # every sorted well of every file
+    summary: pd.DataFrame
+    stats: pd.DataFrame
+    values: pd.DataFrame
+    per_file: list[dict]
+    patient_of: dict[str, str]
+    gating: Gating
+    compensation: object
+    plate_map: object
+    files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def compute_phenotypes(samples, *, gating=None, plate_map=None, fcs=(), controls: dict | None = None,
+                       compensation=None, base_dir: str | os.PathLike | None = None, dna_channel: str | None = None,
+                       dna_reference: float | None = None, strict: bool = True) -> PhenotypeResult:
+    """Gate every FCS file, read its index-sort wells and DNA index, link wells to samples.
+
+    Parameters as :func:`run_phenotype_stage`; ``strict=False`` turns a sample whose well is
+    not among the sorted ones into a note (the sample gets no phenotype) instead of an error.
+    """
+    gating = _as_gating(gating)
+    sheet, base = _as_sheet(samples, base_dir)
+    if plate_map is not None:
+        sheet = _apply_plate_map(sheet, plate_map)
+    files = [str(Path(f).resolve()) for f in fcs]
+    if "fcs" in sheet.columns:
+        sheet["fcs"] = [str((base / f).resolve()) if f and not Path(f).is_absolute() else (str(Path(f).resolve()) if f else "")
+                        for f in sheet["fcs"].astype(str)]
+        files += [f for f in sheet["fcs"] if f]
+    files = list(dict.fromkeys(files))
+    if not files:
+        raise InputError("no FCS files to phenotype: give --fcs FILE or an 'fcs' column in the sample sheet")
+    dna_reference = check_reference_value(dna_reference)
+    comp = compensation if compensation is not None else ("none" if gating.compensation == "none" else "file")
+    ctrl = {k: (v if isinstance(v, FcsFile) else read_fcs(v, compensation=comp)) for k, v in (controls or {}).items()}
+    per_file = [_process_file(f, gating, comp, ctrl, control_wells=_control_wells(sheet, f), dna_channel=dna_channel,
+                              dna_reference=dna_reference) for f in files]
+
+    patient_of = _patients(sheet, per_file)
+    wells = pd.concat([p["wells"] for p in per_file if len(p["wells"])], ignore_index=True) if any(
+        len(p["wells"]) for p in per_file) else pd.DataFrame(columns=["file", "fcs_path", "plate", "well", "phenotype", "in_gate"])
+    if len(wells):
+        wells.insert(0, "patient", [patient_of[f] for f in wells["fcs_path"]])
+
+    notes: list[str] = []
+    table = _link(sheet, wells, files, strict=strict, notes=notes)
+    events = pd.concat([p["events"].assign(patient=patient_of[str(p["fcs"].path)]) for p in per_file], ignore_index=True)
+    counts = [phenotype_counts(events, level="events")]
+    if len(wells):
+        counts.append(phenotype_counts(wells, level="sorted"))
+    if len(table):
+        counts.append(phenotype_counts(table.assign(file=table["file"]), level="sequenced"))
+    summary = pd.concat(counts, ignore_index=True)
+    stats = pd.concat([p["result"].stats for p in per_file], ignore_index=True)
+    values = pd.concat([gate_values_table(p["result"]) for p in per_file], ignore_index=True)
+    return PhenotypeResult(table=table, wells=wells, summary=summary, stats=stats, values=values, per_file=per_file,
+                           patient_of=patient_of, gating=gating, compensation=comp, plate_map=plate_map, files=files,
+                           notes=notes)
 
 
 def run_phenotype_stage(samples, out_dir: str | os.PathLike, *, gating=None, plate_map=None, fcs=(),
                         controls: dict | None = None, compensation=None, figures: bool = True,
-                        base_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+                        base_dir: str | os.PathLike | None = None, dna_channel: str | None = None,
+                        dna_reference: float | None = None) -> pd.DataFrame:
     """Run the phenotype step and write its files into ``out_dir`` (see module doc).
 
     Parameters
@@ -94,51 +175,32 @@ def run_phenotype_stage(samples, out_dir: str | os.PathLike, *, gating=None, pla
     fcs: extra FCS files to phenotype (paths).
     controls: control files for derived thresholds, ``{name: path}``.
     compensation: ``None`` (follow the gating file), ``"file"``, ``"none"`` or a matrix path.
+    dna_channel: the DNA-content channel (default: found by dye name, see
+        :func:`ctcscope.phenotype.dna_index.find_dna_channel`).
+    dna_reference: 2n G1 intensity to use when a file has too few CD45+ events and no
+        leukocyte control well.
 
     Returns
     -------
     The ``phenotypes.tsv`` table (one row per sample linked to a sorted well).
     """
+    res = compute_phenotypes(samples, gating=gating, plate_map=plate_map, fcs=fcs, controls=controls,
+                             compensation=compensation, base_dir=base_dir, dna_channel=dna_channel,
+                             dna_reference=dna_reference)
+    write_phenotypes(res, out_dir, figures=figures)
+    return res.table
+
+
+def write_phenotypes(res: PhenotypeResult, out_dir: str | os.PathLike, *, figures: bool = True) -> None:
+    """Write the phenotype step's tables, figures and ``phenotype.json`` into ``out_dir``."""
     out_dir = Path(out_dir)
-    gating = _as_gating(gating)
-    sheet, base = _as_sheet(samples, base_dir)
-    if plate_map is not None:
-        sheet = _apply_plate_map(sheet, plate_map)
-    files = [str(Path(f).resolve()) for f in fcs]
-    if "fcs" in sheet.columns:
-        sheet["fcs"] = [str((base / f).resolve()) if f and not Path(f).is_absolute() else (str(Path(f).resolve()) if f else "")
-                        for f in sheet["fcs"].astype(str)]
-        files += [f for f in sheet["fcs"] if f]
-    files = list(dict.fromkeys(files))
-    if not files:
-        raise InputError("no FCS files to phenotype: give --fcs FILE or an 'fcs' column in the sample sheet")
-    comp = compensation if compensation is not None else ("none" if gating.compensation == "none" else "file")
-    ctrl = {k: (v if isinstance(v, FcsFile) else read_fcs(v, compensation=comp)) for k, v in (controls or {}).items()}
-    per_file = [_process_file(f, gating, comp, ctrl) for f in files]
-
-    patient_of = _patients(sheet, per_file)
-    wells = pd.concat([p["wells"] for p in per_file if len(p["wells"])], ignore_index=True) if any(
-        len(p["wells"]) for p in per_file) else pd.DataFrame(columns=["file", "fcs_path", "plate", "well", "phenotype", "in_gate"])
-    if len(wells):
-        wells.insert(0, "patient", [patient_of[f] for f in wells["fcs_path"]])
-
-    table = _link(sheet, wells, files)
-    events = pd.concat([p["events"].assign(patient=patient_of[str(p["fcs"].path)]) for p in per_file], ignore_index=True)
-    counts = [phenotype_counts(events, level="events")]
-    if len(wells):
-        counts.append(phenotype_counts(wells, level="sorted"))
-    if len(table):
-        counts.append(phenotype_counts(table.assign(file=table["file"]), level="sequenced"))
-    summary = pd.concat(counts, ignore_index=True)
-    stats = pd.concat([p["result"].stats for p in per_file], ignore_index=True)
-    values = pd.concat([gate_values_table(p["result"]) for p in per_file], ignore_index=True)
-
+    gating, per_file, patient_of, table = res.gating, res.per_file, res.patient_of, res.table
     out_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(out_dir / "phenotypes.tsv", table)
-    write_tsv(out_dir / "sorted_wells.tsv", wells.drop(columns=["fcs_path"], errors="ignore"))
-    write_tsv(out_dir / "phenotype_summary.tsv", summary)
-    write_tsv(out_dir / "gates.tsv", stats)
-    write_tsv(out_dir / "gate_values.tsv", values)
+    write_tsv(out_dir / "sorted_wells.tsv", res.wells.drop(columns=["fcs_path"], errors="ignore"))
+    write_tsv(out_dir / "phenotype_summary.tsv", res.summary)
+    write_tsv(out_dir / "gates.tsv", res.stats)
+    write_tsv(out_dir / "gate_values.tsv", res.values)
     figs = []
     if figures:
         from .plots import plot_gating, plot_phenotype_distribution
@@ -153,10 +215,11 @@ def run_phenotype_stage(samples, out_dir: str | os.PathLike, *, gating=None, pla
                                 title=f"{p['fcs'].name} (patient {patient_of[str(p['fcs'].path)]}): gating "
                                       f"'{gating.name}'; ringed = index-sorted events")
                 figs.append({"file": p["fcs"].name, "path": str(f.relative_to(out_dir)), "kind": "gating"})
-        f = plot_phenotype_distribution(summary, fig_dir / "phenotypes.png")
+        f = plot_phenotype_distribution(res.summary, fig_dir / "phenotypes.png")
         figs.append({"file": "", "path": str(f.relative_to(out_dir)), "kind": "phenotype_distribution"})
     from ..provenance import run_record
 
+    comp, plate_map = res.compensation, res.plate_map
     write_json(out_dir / "phenotype.json", {
         "step": STEP,
         "gating": {"name": gating.name, "source": gating.source, "reference": gating.reference,
@@ -164,15 +227,28 @@ def run_phenotype_stage(samples, out_dir: str | os.PathLike, *, gating=None, pla
         "files": [{"file": p["fcs"].name, "path": str(p["fcs"].path), "patient": patient_of[str(p["fcs"].path)],
                    "fcs_version": p["fcs"].version, "events": p["fcs"].n_events,
                    "compensation": p["fcs"].spill_source or "none", "sorted_wells": int(len(p["wells"])),
+                   "dna_reference": p["dna"].as_dict() if p["dna"] is not None else None,
                    "notes": p["notes"]} for p in per_file],
         "samples_linked": int(len(table)),
         "samples_outside_gates": int((~table["in_gate"].astype(bool)).sum()) if len(table) else 0,
+        "samples_with_dna_index": int(pd.to_numeric(table.get("dna_index", pd.Series(dtype=float)),
+                                                    errors="coerce").notna().sum()) if len(table) else 0,
+        "notes": res.notes,
         "figures": figs,
         "provenance": run_record(STEP, {"compensation": str(comp), "gating": gating.source or gating.name,
                                         "plate_map": str(plate_map) if isinstance(plate_map, (str, Path)) else None},
-                                 inputs=files + ([gating.source] if gating.source and Path(gating.source).exists() else [])),
+                                 inputs=res.files + ([gating.source] if gating.source and Path(gating.source).exists() else [])),
     })
-    return table
+
+
+def _control_wells(sheet: pd.DataFrame, path: str) -> list[str]:
+    """Wells of the leukocyte control sample(s) sorted into ``path`` (sheet ``sample_type`` wbc)."""
+    if not {"sample_type", "well"} <= set(sheet.columns):
+        return []
+    m = sheet["sample_type"].astype(str).str.lower().eq("wbc") & sheet["well"].astype(str).ne("")
+    if "fcs" in sheet.columns:
+        m &= sheet["fcs"].astype(str).isin(["", path])
+    return [normalise_well(w) for w in sheet.loc[m, "well"]]
 
 
 def _safe(s: str) -> str:
@@ -243,9 +319,12 @@ def _patients(sheet: pd.DataFrame, per_file) -> dict[str, str]:
     return out
 
 
-def _link(sheet: pd.DataFrame, wells: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+def _link(sheet: pd.DataFrame, wells: pd.DataFrame, files: list[str], *, strict: bool = True,
+          notes: list | None = None) -> pd.DataFrame:
     cols_out = ["sample_id", "patient", "sample_type", "file", "plate", "well", "n_events", "phenotype",
-                "phenotype_sheet", "in_gate", "phenotype_changed", "flag", "phenotype_fraction"]
+                "phenotype_sheet", "in_gate", "phenotype_changed", "flag", "phenotype_fraction",
+                "dna_index", "dna_index_sd", "dna_note"]
+    notes = [] if notes is None else notes
     if "well" not in sheet.columns or not (sheet["well"].astype(str) != "").any():
         return pd.DataFrame(columns=cols_out)
     s = sheet[sheet["well"].astype(str) != ""].copy()
@@ -272,12 +351,24 @@ def _link(sheet: pd.DataFrame, wells: pd.DataFrame, files: list[str]) -> pd.Data
     nosort = s[~s["fcs"].isin(sorted_files)]
     if len(nosort):
         r = nosort.iloc[0]
-        raise InputError(f"sample {r['sample_id']} points to {Path(r['fcs']).name}, which has no index-sort keywords; "
-                         "give the index-sort export of that plate")
+        msg = (f"sample {r['sample_id']} points to {Path(r['fcs']).name}, which has no index-sort keywords; "
+               "give the index-sort export of that plate")
+        if strict:
+            raise InputError(msg)
+        notes.append(msg + f" ({len(nosort)} sample(s) left without phenotype)")
+        s = s[s["fcs"].isin(sorted_files)]
     sheet_pheno = s["phenotype"].map(normalise_phenotype) if "phenotype" in s.columns else pd.Series("", index=s.index)
     s = s.drop(columns=["phenotype"], errors="ignore").assign(phenotype_sheet=sheet_pheno.to_numpy())
     s = s.drop(columns=["plate"], errors="ignore")
-    linked = join_samples(wells, s)
+    linked = join_samples(wells, s, strict=strict)
+    if not strict and "file" in linked.columns:
+        lost = linked["file"].isna()
+        if lost.any():
+            ids = linked.loc[lost, "sample_id"].astype(str).tolist()
+            notes.append(f"{len(ids)} sample(s) name a well with no sorted event in their sort "
+                         f"({', '.join(ids[:5])}{' …' if len(ids) > 5 else ''}); check the sheet's plate/well against "
+                         "the sort — they get no phenotype or DNA index")
+            linked = linked[~lost].reset_index(drop=True)
     linked["in_gate"] = linked["phenotype"] != OUTSIDE
     st = linked["sample_type"] if "sample_type" in linked.columns else pd.Series("", index=linked.index)
     linked["phenotype_changed"] = (linked["phenotype_sheet"] != "") & (linked["phenotype_sheet"] != linked["phenotype"])

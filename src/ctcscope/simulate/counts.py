@@ -119,6 +119,13 @@ def replication_factor(rt: np.ndarray, rng: np.random.Generator, width: float = 
     return 1.0 + f, share
 
 
+def _cycle_factor(phase: str, progress: float) -> float:
+    """DNA content relative to the same cell in G1."""
+    if phase == "S":
+        return 1.0 + float(progress)
+    return 2.0 if phase == "G2/M" else 1.0
+
+
 def _sample_rng(seed: int, sample_id: str) -> np.random.Generator:
     # keyed by the id, so adding a sample to a design does not change the others
     return np.random.default_rng([int(seed), 1, zlib.crc32(sample_id.encode())])
@@ -308,15 +315,23 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
             cb = cell_bias(genome, design.bias, run, rng, reads=reads, mapd_target=mapd, pos_mb=pos_mb,
                            expected_cn_weight=base_w, n_cells=_wave_cells(sample))
             w = cn * bias_weights(genome, run, cb)
-            phase, progress = "G1", float("nan")
-            if design.bias.s_phase > 0 and sample.sample_type in SINGLE_CELL_TYPES and sample.composition is None:
+            phase, progress, hoechst = "G1", float("nan"), 1.0
+            if sample.sample_type in SINGLE_CELL_TYPES and sample.composition is None:
                 # a cell caught replicating: early-replicating DNA copied, late DNA not yet
                 # (ctcscope.cna.cycle); its own stream, so other draws do not change
                 srng = np.random.default_rng([int(seed), 2, zlib.crc32(sample.id.encode())])
-                if srng.random() < design.bias.s_phase:
+                if design.bias.s_phase > 0 and srng.random() < design.bias.s_phase:
                     factor, progress = replication_factor(rt, srng)
                     w = w * factor
                     phase = "S"
+                # G2/M and efflux-dimmed staining change the DNA stain only (the profile of a
+                # G2 cell is its G1 profile doubled everywhere); a stream of their own
+                crng = np.random.default_rng([int(seed), 3, zlib.crc32(sample.id.encode())])
+                u_g2, u_dim, dim = crng.random(), crng.random(), crng.uniform(0.5, 0.85)
+                if phase == "G1" and u_g2 < design.bias.g2_phase:
+                    phase = "G2/M"
+                if sample.sample_type == "ctc" and u_dim < design.bias.efflux_dim:
+                    hoechst = float(dim)
             tot = w.sum()
             mean = reads * w / tot if tot > 0 else np.zeros_like(w)
             counts = draw_counts(mean, cb.phi, rng)
@@ -336,6 +351,7 @@ def simulate_cohort(design: Design, genome: Genome, seed: int = 0) -> SimulatedC
                 sample_id=sample.id, patient=patient.id, sex=patient.sex, sample_type=sample.sample_type,
                 pool_size=sample.n_cells, phenotype=sample.phenotype, **info, mean_cn=mean_cn,
                 modal_cn=modal_cn(cn, wauto), wgd=info["ploidy"] >= 4, phase=phase, s_phase_progress=progress,
+                dna_index=mean_cn / 2.0 * _cycle_factor(phase, progress), hoechst_factor=hoechst,
                 events="; ".join(f"{e.label} ({lvl})" for e, lvl in _events_of(patient, sample)),
             ))
 

@@ -229,6 +229,8 @@ class Bias:
     wave_pool_average: bool = True                       # pools/bulk: private wave averages over their cells
     blacklist_boost: float = 1.0                       # extra read pile-up in unusable blacklisted bins
     s_phase: float = 0.0                               # share of single cells caught in S phase (replication pattern)
+    g2_phase: float = 0.05                             # share of the other single cells in G2/M (twice the DNA, same profile)
+    efflux_dim: float = 0.05                           # share of CTCs whose Hoechst staining is dimmed by efflux pumps
 
     def __post_init__(self):
         for name in ("reads", "mapd", "bulk_mapd", "wave_sd", "gc_sd", "gc_run"):
@@ -243,8 +245,9 @@ class Bias:
             raise InputError("bias.wave_shared must be a fraction between 0 and 1")
         if not float(self.wave_mb) > 0:
             raise InputError("bias.wave_mb must be a positive length in Mb")
-        if not 0 <= float(self.s_phase) <= 1:
-            raise InputError("bias.s_phase must be a fraction between 0 and 1")
+        for name in ("s_phase", "g2_phase", "efflux_dim"):
+            if not 0 <= float(getattr(self, name)) <= 1:
+                raise InputError(f"bias.{name} must be a fraction between 0 and 1")
 
     @classmethod
     def preset(cls, name: str) -> "Bias":
