@@ -3,6 +3,7 @@
     python benchmarks/validate_ploidy.py [--sources own,own:stress,own:nocontrols,cnasim,kronos,real,external]
                                          [--split tune|holdout|all] [--quick] [--workers 2]
                                          [--param KEY=VALUE ...] [--rows rows.tsv]
+                                         [--dna none,default,stress]
 
 Sources (benchmarks/validation/):
 
@@ -38,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from validation import scoring  # noqa: E402
 
-ALL_SOURCES = ("own", "own:stress", "own:nocontrols", "own:cellline", "own:sphase", "cnasim", "kronos", "real", "external")
+ALL_SOURCES = ("own", "own:stress", "own:nocontrols", "own:cellline", "own:sphase", "own:doubled", "cnasim", "kronos", "real",
+               "external")
 
 
 def source_cohorts(name: str, split: str, quick: bool):
@@ -62,37 +64,52 @@ def source_cohorts(name: str, split: str, quick: bool):
     raise SystemExit(f"unknown source {name!r}; use {', '.join(ALL_SOURCES)}")
 
 
-def run(sources, splits, *, quick=False, workers=2, params=None, verbose=True) -> pd.DataFrame:
-    """Call every cohort of ``sources`` × ``splits``; one row per sample (see scoring.sample_rows)."""
+def run(sources, splits, *, quick=False, workers=2, params=None, verbose=True, dna=("none",)) -> pd.DataFrame:
+    """Call every cohort of ``sources`` × ``splits``; one row per sample (see scoring.sample_rows).
+
+    ``dna``: ``none`` (read depth alone) and/or a setting of the simulated index-sort DNA
+    index (``default``, ``stress``: validation/dna_index.py); each is a run of its own,
+    told apart by the ``dna`` column."""
     from ctcscope.cna import call_copy_number
+    from validation.dna_index import attach_dna_index
 
     rows = []
     for src in sources:
         for split in splits:
-            for c in source_cohorts(src, split, quick):
-                t0 = time.perf_counter()
-                out = call_copy_number(c.adata, workers=workers, quiet=True, params={**(params or {}), **c.params})
-                dt = time.perf_counter() - t0
-                r = scoring.sample_rows(c, out)
-                r["seconds"] = dt / max(c.adata.n_obs, 1)
-                rows.append(r)
-                if verbose:
-                    s = scoring.summary(r)
-                    print(scoring.format_summary(f"  {c.source}/{c.name} [{split}]", s), f"{dt:.0f}s", flush=True)
+            for c0 in source_cohorts(src, split, quick):
+                for d in dna:
+                    c = c0 if d == "none" else attach_dna_index(c0, d)
+                    t0 = time.perf_counter()
+                    out = call_copy_number(c.adata, workers=workers, quiet=True, params={**(params or {}), **c.params})
+                    dt = time.perf_counter() - t0
+                    r = scoring.sample_rows(c, out)
+                    r["dna"] = d
+                    r["seconds"] = dt / max(c.adata.n_obs, 1)
+                    rows.append(r)
+                    if verbose:
+                        s = scoring.summary(r)
+                        print(scoring.format_summary(f"  {c.source}/{c.name} [{split}] dna={d}", s), f"{dt:.0f}s",
+                              flush=True)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def report(df: pd.DataFrame) -> None:
-    print("\n== per source and split")
-    for (src, split), d in df.groupby(["source", "split"], sort=False):
-        print(scoring.format_summary(f"{src} [{split}]", scoring.summary(d)))
-    for split, d in df.groupby("split", sort=False):
-        print(scoring.format_summary(f"ALL [{split}]", scoring.summary(d)))
-    print(scoring.format_summary("ALL", scoring.summary(df)))
-    print("\n== calibration (scored samples with a confidence)")
-    for split, d in df.groupby("split", sort=False):
-        print(f"[{split}]")
-        print(scoring.calibration_table(d).to_string())
+    if "dna" not in df:
+        df = df.assign(dna="none")
+    for dna, dd in df.groupby("dna", sort=False):
+        tag = "" if dna == "none" else f" dna={dna}"
+        print(f"\n== per source and split{tag}")
+        for (src, split), d in dd.groupby(["source", "split"], sort=False):
+            print(scoring.format_summary(f"{src} [{split}]{tag}", scoring.summary(d)))
+        for split, d in dd.groupby("split", sort=False):
+            print(scoring.format_summary(f"ALL [{split}]{tag}", scoring.summary(d)))
+        print(scoring.format_summary(f"ALL{tag}", scoring.summary(dd)))
+        if dna != "none":
+            scoring.print_dna_table(dd)
+        print(f"\n== calibration (scored samples with a confidence){tag}")
+        for split, d in dd.groupby("split", sort=False):
+            print(f"[{split}]")
+            print(scoring.calibration_table(d).to_string())
 
 
 def main():
@@ -103,6 +120,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--param", action="append", default=[], help="engine parameter KEY=VALUE (repeatable)")
     ap.add_argument("--rows", default=None, help="write the per-sample table to this TSV")
+    ap.add_argument("--dna", default="none",
+                    help="comma list of none (read depth alone), default, stress: a simulated index-sort DNA index "
+                         "for single tumour cells (validation/dna_index.py); each a run of its own")
     a = ap.parse_args()
     params = {}
     for kv in a.param:
@@ -113,7 +133,7 @@ def main():
             params[k] = v
     splits = ["tune", "holdout"] if a.split == "all" else [a.split]
     t0 = time.time()
-    df = run(a.sources.split(","), splits, quick=a.quick, workers=a.workers, params=params)
+    df = run(a.sources.split(","), splits, quick=a.quick, workers=a.workers, params=params, dna=tuple(a.dna.split(",")))
     if df.empty:
         print("no cohorts")
         return

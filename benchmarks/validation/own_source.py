@@ -14,6 +14,10 @@ accuracy on the data the study's design resembles.  Variants:
   learnt from the tumour cells;
 * ``sphase`` — the default preset with 20 % of single cells caught in S phase (their read
   depth follows replication timing: ``ctcscope.simulate.counts.replication_factor``).
+* ``doubled`` — 2n and 4n clones whose doublings gained no or one change since (no focal
+  events, no private events): read depth alone cannot tell most of these 4n cells from
+  2n ones, the case the DNA index of the index sort is for (issue 11); 15 % of single
+  cells in S phase.
 
 Seeds: tuning 1-12 (as when the engine was first built); held out 101-125 (101-110
 default, 111-115 stress, 121-125 nocontrols).
@@ -33,6 +37,7 @@ SEEDS = {
     "nocontrols": {"tune": (10, 11, 12), "holdout": tuple(range(121, 126))},
     "cellline": {"tune": (13, 14, 15, 16), "holdout": tuple(range(131, 139))},
     "sphase": {"tune": (17, 18), "holdout": tuple(range(141, 146))},
+    "doubled": {"tune": (19, 20), "holdout": tuple(range(151, 157))},
 }
 
 
@@ -47,11 +52,16 @@ def cohort(seed: int, variant: str = "default", *, split: str = "holdout", n_cel
     bias = Bias.preset(preset)
     if variant == "sphase":
         bias = Bias(s_phase=0.2)
+    if variant == "doubled":
+        bias = Bias(s_phase=0.15)
     if variant == "cellline":
         rng = np.random.default_rng(seed)
         design = random_design(60, seed=seed, genome=g500, bias=bias, n_patients=1,
                                clones_per_patient=(1, 2), ploidies=(int(rng.choice([2, 3, 4, 4, 5, 6])),),
                                normal_like=0.0, pools_per_patient=0, controls=False)
+    elif variant == "doubled":
+        design = random_design(n_cells, seed=seed, genome=g500, bias=bias, ploidies=(2, 4), focal=False,
+                               private_events=(0, 0), post_wgd_events=(0, 1))
     else:
         design = random_design(n_cells, seed=seed, genome=g500, bias=bias)
     sim = simulate_cohort(design, g, seed=seed)
@@ -74,6 +84,7 @@ def cohort(seed: int, variant: str = "default", *, split: str = "holdout", n_cel
         "pool_size": tr.pool_size.to_numpy(),
         "normal_like": tr.normal_like.to_numpy(),
         "phase": tr.phase.astype(str).to_numpy() if "phase" in tr else "G1",
+        "s_phase_progress": tr.s_phase_progress.to_numpy(np.float64) if "s_phase_progress" in tr else np.nan,
     }, index=ad_.obs_names)
     a = ad_[keep].copy()
     return Cohort(source=f"own:{variant}", name=f"seed{seed}", split=split, adata=a, truth=truth.loc[a.obs_names],

@@ -31,6 +31,10 @@ def sample_rows(cohort, out) -> pd.DataFrame:
         "normal_like": o["normal_like"].to_numpy(bool),
         "phase": tr["phase"].astype(str).to_numpy() if "phase" in tr else "",
         "s_phase": o["s_phase"].to_numpy(bool) if "s_phase" in o else False,
+        "dna_index": pd.to_numeric(o["dna_index"], errors="coerce").to_numpy(np.float64) if "dna_index" in o else np.nan,
+        "dna_phase": tr["dna_phase"].astype(str).to_numpy() if "dna_phase" in tr else "",
+        "cycle_phase": o["cycle_phase"].astype(str).to_numpy() if "cycle_phase" in o else "",
+        "dna_conflict": o["dna_conflict"].to_numpy(bool) if "dna_conflict" in o else False,
     })
     if "ploidy_probabilities" in out.obsm:
         P = np.asarray(out.obsm["ploidy_probabilities"], np.float64)
@@ -112,3 +116,20 @@ def format_summary(name: str, s: dict) -> str:
     res = f" resolved {f('resolved')} (right {f('ploidy_resolved')})" if "resolved" in s else ""
     return (f"{name:<28} n={s['n']:>4}  ploidy {f('ploidy')}  exact {f('exact')}  WGD F1 {wgd}  "
             f"ECE {f('ece')} (n={s['n_conf']})  wrong@>=0.99 {s['wrong_99']}/{s['n_99']}{res}")
+
+
+def print_dna_table(rows: pd.DataFrame) -> None:
+    """Cells with a DNA index: ploidy agreement, statuses, and how G2/M cells were read."""
+    d = rows[rows["score"] & np.isfinite(rows["dna_index"])]
+    if d.empty:
+        return
+    right = d["ploidy"] == d["ploidy_true"]
+    print(f"  cells with a DNA index: {len(d)}; ploidy agreement {right.mean():.3f}; resolved "
+          f"{(d['status'] == 'resolved').mean():.3f} (right {right[d['status'] == 'resolved'].mean():.3f}); "
+          f"conflicts flagged {int(d['dna_conflict'].sum())}")
+    for ph, g in d.groupby("dna_phase"):
+        r = g["ploidy"] == g["ploidy_true"]
+        cyc = g["cycle_phase"].value_counts().to_dict()
+        print(f"    true phase {ph or '-'}: {len(g)} cells, ploidy agreement {r.mean():.3f}, resolved "
+              f"{(g['status'] == 'resolved').mean():.3f}, wrong at >= 0.99: {int(((g['conf'] >= 0.99) & ~r).sum())}; "
+              f"cycle_phase {cyc}")

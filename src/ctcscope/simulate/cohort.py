@@ -89,13 +89,14 @@ def karyotype_ok(cn: np.ndarray, ploidy: int, genome: Genome, focal_zero: np.nda
     return True
 
 
-def _clone(rng, genome, arms, patient: Patient, name: str, ploidy: int, focal: bool) -> Clone:
+def _clone(rng, genome, arms, patient: Patient, name: str, ploidy: int, focal: bool,
+           post_wgd_events: tuple[int, int] = (3, 5)) -> Clone:
     for _ in range(200):
         wgd = ploidy in (4, 6) and rng.random() < 0.85
         base = ploidy // 2 if wgd else ploidy
         if wgd:
             pre = _random_events(rng, genome, arms, int(rng.integers(1, 4)), base)
-            post = _random_events(rng, genome, arms, int(rng.integers(3, 6)), ploidy)
+            post = _random_events(rng, genome, arms, int(rng.integers(post_wgd_events[0], post_wgd_events[1] + 1)), ploidy)
         else:
             pre, post = [], _random_events(rng, genome, arms, int(rng.integers(4, 8)), ploidy, allow_double=True)
         if focal:
@@ -135,10 +136,14 @@ def random_design(
     sparse_reads: int = 50_000,
     focal: bool = True,
     private_events: tuple[int, int] = (0, 2),
+    post_wgd_events: tuple[int, int] = (3, 5),
     bias: Bias | None = None,
 ) -> Design:
     """A random cohort of ``n_cells`` single CTCs (tumour and normal-like) plus pools and
     controls; deterministic given ``seed``.
+
+    ``post_wgd_events``: range of arm-level changes a doubled clone gains after its doubling
+    (few or none: read depth alone cannot tell such a 4n clone from a 2n one).
 
     ``genome`` is only used to place sub-arm events and to check karyotypes (default hg19
     500 kb); the design itself is build-independent.
@@ -170,7 +175,7 @@ def random_design(
         n_cl = max(1, min(n_cl, n_tum // 2 if n_tum >= 2 else 1))
         for k in range(n_cl):
             ploidy = int(rng.choice(ploidies))
-            patient.clones.append(_clone(rng, genome, arms, patient, chr(ord("A") + k), ploidy, focal))
+            patient.clones.append(_clone(rng, genome, arms, patient, chr(ord("A") + k), ploidy, focal, post_wgd_events))
         main_pheno = "ALK+/CK-" if rng.random() < 0.4 else "ALK-/CK+"
         # cells per clone: at least 2 where possible, the rest at random
         alloc = np.ones(n_cl, int) * min(2, n_tum // n_cl)
