@@ -292,6 +292,13 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
                                    "Red: WGD, blue: no WGD, grey: normal controls; open circles: ploidy ambiguous (read depth could not "
                                    "tell it from the runner-up, often k from 2k); dotted line at 3.5 copies. "
                                    "Hover for the ploidy confidence and P(WGD)."),
+                fig_dna=m.figure("dna_index", F.fig_dna_index(res.obs),
+                                 "Each index-sorted cell's DNA index (its Hoechst intensity over the G1 peak of the "
+                                 "leukocytes of the same tube; grey diamonds: the leukocyte control wells, the 2n "
+                                 "reference) against its called ploidy. Cells in G1 lie on the solid line, in G2/M on "
+                                 "the dashed one, in S between; a cell of index 2 fits 4n in G1 and 2n in G2/M alike, "
+                                 "and read depth decides only where the profile does. Open circles: ploidy ambiguous; "
+                                 "thick black ring: DNA index and read depth disagree (the read-depth call is kept)."),
                 fig_fga=m.figure("instability", F.fig_instability(res.obs),
                                  "Fraction of the usable genome whose integer copy number differs from the "
                                  "sample's ploidy, tumour samples."),

@@ -175,6 +175,60 @@ def fig_ploidy_cells(obs: pd.DataFrame) -> dict | None:
         height=380)}
 
 
+def fig_dna_index(obs: pd.DataFrame) -> dict | None:
+    """DNA index of each index-sorted cell against its called ploidy, per patient: the
+    leukocytes of the same tubes are the 2n G1 reference (index 1); a cell in G1 lies on
+    ploidy / 2, in G2/M on ploidy (dashed), in S between.  Open markers: ploidy ambiguous;
+    ringed in black: DNA index and read depth disagree."""
+    if "dna_index" not in obs:
+        return None
+    o = obs.reset_index()
+    di = pd.to_numeric(o["dna_index"], errors="coerce")
+    if di.notna().sum() == 0:
+        return None
+    o = o.assign(dna_index=di)
+    o = o[o["dna_index"].notna()]
+    st = o["sample_type"].astype(str)
+    rng = np.random.default_rng(0)
+    data = []
+    ctrl = o[st.isin(("wbc", "germline", "normal"))]
+    if len(ctrl):
+        data.append({"type": "scatter", "mode": "markers", "name": "leukocyte controls (2n reference)",
+                     "x": _list(np.round(2 + rng.uniform(-0.15, 0.15, len(ctrl)), 3)),
+                     "y": _list(ctrl["dna_index"].round(3)), "text": [_h(s) for s in ctrl["sample_id"]],
+                     "hovertemplate": "%{text}<br>DNA index %{y:.2f}<extra></extra>",
+                     "marker": {"color": NEUTRAL, "size": 7, "symbol": "diamond"}})
+    cells = o[~st.isin(("wbc", "germline", "normal")) & pd.to_numeric(o.get("ploidy"), errors="coerce").notna()]
+    pats = patients_of(cells["patient"]) if len(cells) else []
+    for i, p in enumerate(pats):
+        g = cells[cells["patient"] == p]
+        amb = g["ploidy_status"].astype(str).eq("ambiguous") if "ploidy_status" in g else pd.Series(False, index=g.index)
+        conflict = g["dna_conflict"].fillna(False).astype(bool) if "dna_conflict" in g else pd.Series(False, index=g.index)
+        phase = g["cycle_phase"].astype(str) if "cycle_phase" in g else pd.Series("", index=g.index)
+        x = pd.to_numeric(g["ploidy"], errors="coerce").to_numpy(float) + rng.uniform(-0.2, 0.2, len(g))
+        cd = [[_h(sid), _fmt(pl), _fmt(c, 2), _h(ph), "yes" if cf else "no"] for sid, pl, c, ph, cf in zip(
+            g["sample_id"], g["ploidy"], g.get("ploidy_confidence", [np.nan] * len(g)), phase, conflict)]
+        data.append({
+            "type": "scatter", "mode": "markers", "name": _h(p or "(no patient)"), "meta": {"patient": p},
+            "x": _list(np.round(x, 3)), "y": _list(g["dna_index"].round(3)), "customdata": cd,
+            "hovertemplate": "%{customdata[0]}<br>ploidy %{customdata[1]}n (confidence %{customdata[2]}), "
+                             "DNA index %{y:.2f}<br>cycle phase %{customdata[3]}; disagreement %{customdata[4]}<extra></extra>",
+            "marker": {"color": colour_of(i), "size": 8, "symbol": list(np.where(amb, "circle-open", "circle")),
+                       "line": {"width": list(np.where(conflict, 2.5, 0.5)), "color": "#000"}},
+        })
+    top = float(max(5.0, np.nanmax(pd.to_numeric(cells["ploidy"], errors="coerce")) + 1) if len(cells) else 5.0)
+    xs = [1.0, top]
+    data += [{"type": "scatter", "mode": "lines", "name": "G1: ploidy / 2", "x": xs, "y": [v / 2 for v in xs],
+              "line": {"color": "#555", "width": 1}, "hoverinfo": "skip"},
+             {"type": "scatter", "mode": "lines", "name": "G2/M: ploidy", "x": xs, "y": xs,
+              "line": {"color": "#555", "width": 1, "dash": "dash"}, "hoverinfo": "skip"}]
+    return {"data": data, "layout": _layout(
+        title={"text": "DNA index (index sort) against called ploidy"},
+        xaxis={"title": {"text": "called ploidy (n)"}, "dtick": 1, "range": [0.5, top + 0.5]},
+        yaxis={"title": {"text": "DNA index (Hoechst / leukocyte G1 peak)"}, "rangemode": "tozero"},
+        height=400)}
+
+
 def fig_instability(obs: pd.DataFrame) -> dict | None:
     """Fraction of genome altered relative to ploidy per patient (box with points)."""
     if "fga" not in obs or obs["fga"].isna().all():

@@ -174,6 +174,10 @@ def profile_payload(res: RunOutputs, sample_ids: list[str], max_display_bins: in
             "bins": pack_uint16(copies[r]),
             "segs": segment_runs(cn_d[r], seg_c[r], chrom_id),
             "labels": labels.get(sid, []),
+            "status": str(row.get("ploidy_status", "") or ""),
+            # the cell-cycle flag beside each profile (reads: S phase; DNA index: G1 / G2/M)
+            "phase": _phase(row), "dna": _num(row.get("dna_index"), 2),
+            "dna_conflict": bool(_flag(row.get("dna_conflict")) or False),
         }
         if post is not None:
             entry["post"] = [round(float(v), 4) for v in post[r]]
@@ -197,6 +201,15 @@ def _num(v, nd: int = 0):
     if not np.isfinite(f):
         return None
     return int(round(f)) if nd == 0 else round(f, nd)
+
+
+def _phase(row) -> str:
+    """The cycle phase shown beside a profile: only what the data say (no flag for the
+    'G1 or G2/M' of a cell without a DNA index, which is every cell's default)."""
+    ph = str(row.get("cycle_phase", "") or "")
+    if ph in ("", "nan", "unknown", "G1 or G2/M") and not _flag(row.get("s_phase")):
+        return "G1 or G2/M" if ph == "G1 or G2/M" and np.isfinite(_num(row.get("dna_index"), 2) or np.nan) else ""
+    return "S" if _flag(row.get("s_phase")) and ph in ("", "nan", "G1 or G2/M") else ph
 
 
 def _flag(v):

@@ -254,7 +254,10 @@
                "<br><span style='font-size:12px'>ploidy " + (s.ploidy === null ? "?" : s.ploidy + "n") +
                (s.conf !== null ? " (confidence " + s.conf + ")" : "") + (s.mean_cn !== null ? ", mean CN " + s.mean_cn : "") +
                (s.wgd ? ", WGD" : ", no WGD") + (s.wgd_p !== null ? " (P(WGD) = " + s.wgd_p + ")" : "") +
-               (s.qc === false ? ", QC fail: " + esc(s.qc_reason) : "") + (s.clone ? ", clone " + esc(s.clone) : "") + "</span>",
+               (s.qc === false ? ", QC fail: " + esc(s.qc_reason) : "") + (s.clone ? ", clone " + esc(s.clone) : "") +
+               (s.status === "ambiguous" ? ", ambiguous" : "") +
+               (s.phase ? " · cycle " + esc(s.phase) : "") + (s.dna !== null && s.dna !== undefined ? ", DNA index " + s.dna : "") +
+               (s.dna_conflict ? " <b>(DNA index and read depth disagree)</b>" : "") + "</span>",
                font: { size: 14 }, x: 0.01, xanchor: "left" },
       xaxis: { domain: [0, 0.82], range: [0, P.chroms[P.chroms.length - 1].end], tickmode: "array", tickvals: tickv,
                ticktext: tickt, tickfont: { size: 9 }, showgrid: false, zeroline: false },
