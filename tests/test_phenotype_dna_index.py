@@ -3,8 +3,6 @@ linear vs log parameters, saturation, and the index of simulated sorted cells ag
 DNA content they were simulated with."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,29 +12,26 @@ from ctcscope.phenotype.dna_index import (channel_max, find_dna_channel, g1_peak
 from ctcscope.phenotype.indexsort import sorted_wells
 from ctcscope.phenotype.stage import compute_phenotypes
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.exists(), reason="../shared/data not present")
+from conftest import real_data
 
 
-@needs_shared
 def test_real_files_without_a_dna_content_channel_get_one_sentence():
     # FlowKit's real ARIA index sort: its DNA dye is 7-AAD, a viability dye
-    k = read_fcs(SHARED / "fcs-flowkit" / "index_sorted_example.fcs")
+    k = read_fcs(real_data("fcs-flowkit/index_sorted_example.fcs"))
     pnn, dye, note = find_dna_channel(k)
     assert pnn == "" and dye == "7-AAD" and "viability dye" in note and note.count(".") <= 1
     # a FACSDiva B-lineage panel: SYTO 41 stains RNA too
-    d = read_fcs(SHARED / "fcs-fcsparser" / "FACS_Diva__facs_diva_test.fcs")
+    d = read_fcs(real_data("fcs-fcsparser/FACS_Diva__facs_diva_test.fcs"))
     pnn, dye, note = find_dna_channel(d)
     assert pnn == "" and dye == "SYTO" and "RNA" in note
     # a panel with no DNA dye at all
-    f = read_fcs(next((SHARED / "fcs-fcsparser").glob("Fortessa*.fcs")))
+    f = read_fcs(real_data("fcs-fcsparser/Fortessa__FCS_3.0_Fortessa_PBS_Specimen_001_A1_A01.fcs"))
     pnn, dye, note = find_dna_channel(f)
     assert pnn == "" and dye == "" and "no DNA-content channel" in note
 
 
-@needs_shared
 def test_real_index_sort_gives_wells_and_a_note_not_an_index():
-    k = read_fcs(SHARED / "fcs-flowkit" / "index_sorted_example.fcs")
+    k = read_fcs(real_data("fcs-flowkit/index_sorted_example.fcs"))
     wells = sorted_wells(k.metadata, events=k.events(), file=k.name, n_events=k.n_events)
     table, ref = well_dna_index(k, wells)
     assert len(table) == 384 and table["dna_index"].isna().all()
@@ -50,10 +45,9 @@ def test_real_index_sort_gives_wells_and_a_note_not_an_index():
     assert not ref.usable and "too broad" in " ".join(ref.notes) and table["dna_index"].isna().all()
 
 
-@needs_shared
 def test_real_cd45_events_give_a_g1_peak_of_a_real_dna_stain():
     # SYTO 41 named explicitly on real blood events: CD45-bright leukocytes' peak and CV
-    d = read_fcs(SHARED / "fcs-fcsparser" / "FACS_Diva__facs_diva_test.fcs")
+    d = read_fcs(real_data("fcs-fcsparser/FACS_Diva__facs_diva_test.fcs"))
     syto, cd45 = d.column("Syto 41"), d.column("CD45")
     peak, cv, n = g1_peak(syto[cd45 > np.quantile(cd45, 0.5)])
     assert n > 5000
@@ -64,12 +58,11 @@ def test_real_cd45_events_give_a_g1_peak_of_a_real_dna_stain():
     assert 0.08 < cv < 0.2
 
 
-@needs_shared
 def test_log_amplified_parameters_are_linear():
     # FACSCalibur data1.fcs: FL channels recorded on a 4-decade log amplifier ($PnE = 4,0)
     import flowio
 
-    f = read_fcs(SHARED / "fcs-flowkit" / "gate_ref" / "data1.fcs")
+    f = read_fcs(real_data("fcs-flowkit/gate_ref/data1.fcs"))
     assert channel_max(f, "FL1-H") == pytest.approx(1e4)
     raw = np.asarray(flowio.FlowData(str(f.path)).as_array(preprocess=False), dtype=float)
     j = f.pnn.index("FL1-H")

@@ -99,3 +99,64 @@ def test_failed_libraries_and_regated_cells_leave_the_analysis(out, cells):
     assert (c.drop(["SIM-P49_CTC15", "SIM-P46_CTC13", "SIM-P50_CTC06"]).qc_pass == "True").all()
     clustered = pd.read_csv(out / "clusters.tsv", sep="\t").sample_id
     assert not {"SIM-P49_CTC15", "SIM-P46_CTC13", "SIM-P50_CTC06"} & set(clustered)
+
+
+def test_sorted_cells_carry_their_dna_index(out, cells, truth):
+    """Issue 11: each index-sorted cell's DNA index (Hoechst over the leukocytes' G1 peak of
+    its own sort file) follows the DNA content it was simulated with, and joins its ploidy."""
+    c = cells.set_index("sample_id")
+    sorted_ctc = c[(c.sample_type == "ctc") & (c.phenotype_in_gate.astype(str) == "True")]
+    di = pd.to_numeric(sorted_ctc.dna_index, errors="coerce")
+    assert di.notna().all() and len(di) >= 30
+    t = truth.loc[di.index]
+    expected = t.dna_index * t.hoechst_factor
+    assert ((di / expected).apply(abs) - 1).abs().max() < 0.2
+    basis = sorted_ctc.ploidy_basis.astype(str)
+    assert basis.isin(["read depth + DNA index", "flat profile: DNA index", "DNA index and read depth disagree"]).all()
+    # controls stay diploid by definition; their control well reads ~1
+    wbc = c[c.sample_type == "wbc"]
+    assert (pd.to_numeric(wbc.dna_index).sub(1).abs() < 0.05).all()
+    run = json.loads((out / "run.json").read_text())
+    assert run["steps"]["phenotype"]["samples_with_dna_index"] >= 30
+    ph = json.loads((out / "phenotype.json").read_text())
+    assert all(f["dna_reference"]["source"] == "CD45+ events of the file" for f in ph["files"])
+
+
+def test_bad_index_sort_costs_the_phenotypes_not_the_copy_number(out, tmp_path):
+    """A sheet whose wells do not match the sort, and a sort without a Hoechst channel: one
+    sentence each, and copy number is still produced."""
+    sheet = pd.read_csv(out / "input" / "samples.csv", dtype=str, keep_default_na=False)
+    sheet["fcs"] = [str((out / "input" / f).resolve()) if f else "" for f in sheet["fcs"]]
+    bad = sheet.index[(sheet.sample_id == "SIM-P41_CTC01")][0]
+    sheet.loc[bad, "well"] = "H11"  # nothing was sorted there
+    p1 = tmp_path / "wells.csv"
+    sheet.to_csv(p1, index=False)
+    r = runner.invoke(app, ["run", "--samples", str(p1), "--counts", str(out / "input" / "counts.h5ad"),
+                            "--genome", "hg19", "--out", str(tmp_path / "o1"), "--copy-number-only", "--quiet"])
+    assert r.exit_code == 0, r.output
+    # --copy-number-only skips phenotypes; the full run links the rest and names the one left out
+    r = runner.invoke(app, ["run", "--samples", str(p1), "--counts", str(out / "input" / "counts.h5ad"),
+                            "--genome", "hg19", "--out", str(tmp_path / "o2"), "--no-report", "--quiet"])
+    assert r.exit_code == 0, r.output
+    run = json.loads((tmp_path / "o2" / "run.json").read_text())
+    notes = " ".join(run["steps"]["phenotype"]["notes"])
+    assert "SIM-P41_CTC01" in notes and "no sorted event" in notes
+    c = pd.read_csv(tmp_path / "o2" / "cells.tsv", sep="\t").set_index("sample_id")
+    assert pd.isna(c.loc["SIM-P41_CTC01", "dna_index"]) and pd.notna(c.loc["SIM-P41_CTC01", "ploidy"])
+    assert pd.notna(c.loc["SIM-P41_CTC02", "dna_index"])
+    # a real index sort without Hoechst (FlowKit's ARIA file: 7-AAD, no CD45/ALK/CK): the
+    # study's gates cannot run on it, the phenotypes are skipped with that sentence
+    from conftest import real_data
+
+    sheet2 = sheet.copy()
+    sheet2.loc[sheet2.fcs != "", "fcs"] = str(real_data("fcs-flowkit/index_sorted_example.fcs"))
+    p2 = tmp_path / "nohoechst.csv"
+    sheet2.to_csv(p2, index=False)
+    r = runner.invoke(app, ["run", "--samples", str(p2), "--counts", str(out / "input" / "counts.h5ad"),
+                            "--genome", "hg19", "--out", str(tmp_path / "o3"), "--no-report"])
+    assert r.exit_code == 0, r.output
+    assert "phenotypes and DNA index are skipped" in r.output and "Traceback" not in r.output
+    c = pd.read_csv(tmp_path / "o3" / "cells.tsv", sep="\t")
+    assert c.ploidy.notna().all() and ("dna_index" not in c or c.dna_index.isna().all())
+    run = json.loads((tmp_path / "o3" / "run.json").read_text())
+    assert run["steps"]["phenotype"]["skipped"] is True

@@ -21,6 +21,10 @@ def phenotype(
     compensation: Optional[str] = typer.Option(None, "--compensation", help="'file' (the FCS spillover keyword), "
                                                "'none', or a CSV/TSV spillover matrix."),
     control: List[str] = typer.Option([], "--control", help="Control file for derived thresholds, NAME=FILE.fcs."),
+    dna_channel: Optional[str] = typer.Option(None, "--dna-channel", help="DNA-content channel (default: found by dye "
+                                                                         "name: Hoechst, DAPI, DRAQ5, DyeCycle)."),
+    dna_reference: Optional[float] = typer.Option(None, "--dna-reference", help="2n G1 intensity of the DNA channel, "
+                                                  "where a sort has too few CD45+ events and no control well."),
     out: Path = typer.Option(..., "--out", help="Output folder (new, empty, or an earlier ctcscope run)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier phenotype result in --out."),
     no_figures: bool = typer.Option(False, "--no-figures", help="Skip the PNG figures."),
@@ -45,6 +49,7 @@ def phenotype(
         if not (out / MARKER).exists():
             prepare_output_dir(out, overwrite=overwrite)
         table = run_phenotype_stage(samples, out, gating=gating, plate_map=plate_map, fcs=fcs, controls=controls,
+                                    dna_channel=dna_channel, dna_reference=dna_reference,
                                     compensation=compensation, figures=not no_figures)
     import pandas as pd
 

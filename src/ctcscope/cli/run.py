@@ -65,6 +65,12 @@ def run(
     gating: Optional[Path] = typer.Option(None, "--gating", help="Gating file (YAML or Gating-ML 2.0) for FCS files "
                                                                "named in the sheet (default: the study's strategy)."),
     plate_map: Optional[Path] = typer.Option(None, "--plate-map", help="Table sample_id, plate/fcs, well."),
+    dna_channel: Optional[str] = typer.Option(None, "--dna-channel",
+                                              help="DNA-content channel of the index sorts (default: found by dye name: "
+                                                   "Hoechst, DAPI, DRAQ5, DyeCycle)."),
+    dna_reference: Optional[float] = typer.Option(None, "--dna-reference",
+                                                  help="2n G1 intensity of the DNA channel, used where a sort has too "
+                                                       "few CD45+ events and no leukocyte control well."),
     catalogue: Optional[Path] = typer.Option(None, "--catalogue", help="Your own driver catalogue (TSV)."),
     catalogue_mode: str = typer.Option("extend", "--catalogue-mode", help="extend or replace the built-in catalogue."),
     copy_number_only: bool = typer.Option(False, "--copy-number-only",
@@ -94,7 +100,8 @@ def run(
                                 quiet=quiet)
     else:
         opts = PipelineOptions(patients=patients, gating=gating, plate_map=plate_map, catalogue=catalogue,
-                               catalogue_mode=catalogue_mode, report=not no_report)
+                               catalogue_mode=catalogue_mode, report=not no_report, dna_channel=dna_channel,
+                               dna_reference=dna_reference)
         adata = run_pipeline(sheet, g, out, counts=counts, options=opts, workers=workers, scheduler=scheduler,
                              overwrite=overwrite, min_mapq=min_mapq, own_bins=own_bins, quiet=quiet,
                              sheet_dir=samples.parent if samples is not None else None)

@@ -19,6 +19,11 @@ read-depth posterior and this likelihood multiply (:func:`ctcscope.cna.ploidy.ca
 the phase prior — mostly G1 for circulating tumour cells, S for cells whose reads carry a
 replication-timing signal (:mod:`ctcscope.cna.cycle`) — decides the rest, and where it is
 all that decides, the call stays ambiguous.
+
+One more prior enters with the index: a base above 6n gets ``dna_above_6n_prior``.  With a
+DNA index, the only rival of a 4n cell in G2/M is an 8n cell in G1 of the same relative
+profile, and the phase prior alone (G1 0.85 vs G2/M 0.10) would prefer the second doubling;
+CTC ploidies above 6n are rare (the study's were 2n-6n: Oulhen et al. 2021, Fig. 2c).
 """
 from __future__ import annotations
 
@@ -35,7 +40,11 @@ DNA_DEFAULTS = dict(
     dna_dim_min=0.5,                   # dimmest staining factor of those
     dna_outlier=0.01,                  # share of gross outliers (flat over 1/4-8 x)
     dna_conflict_nats=4.6,             # log(100): DNA fits another content 100x better
+    dna_above_6n_prior=0.1,            # prior weight of a base above 6n when the DNA index is used
 )
+
+#: The settings :func:`dna_log_likelihood` takes (the others are used by the caller).
+DNA_LIKELIHOOD_KEYS = ("dna_cv_floor", "dna_dim_prob", "dna_dim_min", "dna_outlier")
 
 _S_POINTS = 1.0 + (np.arange(9) + 0.5) / 9.0  # S phase: copied share uniform on (0, 1)
 _DIM_POINTS = 6

@@ -39,7 +39,7 @@ from ..genome.builtin import usable_bins
 from ..genome.names import AUTOSOMES, canonical_chroms
 from ..parallel import map_samples
 from .cycle import CYCLE_DEFAULTS, flag_replicating, replication_signal
-from .dna_content import DNA_DEFAULTS, PHASES, flat_profile_posterior
+from .dna_content import DNA_DEFAULTS, DNA_LIKELIHOOD_KEYS, PHASES, flat_profile_posterior
 from .correct import (CORRECT_DEFAULTS, apply_panel_of_normals, build_panel_of_normals, gc_correct, nan_median, outlier_bins,
                       shared_wave, smooth_by_chrom)
 from .instability import instability
@@ -219,8 +219,7 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
         # a flat profile fits every base copy number; its DNA index tells them apart (all
         # but k in G2/M from 2k in G1): called at the base the index makes most probable
         probs, phase = flat_profile_posterior(dkw["dna_index"], dkw["dna_index_sd"], cycle_prior=dkw["cycle_prior"],
-                                              **{k: v for k, v in dkw["dna_params"].items()
-                                                 if k not in ("cycle_prior", "cycle_prior_s", "dna_conflict_nats")})
+                                              **{k: dkw["dna_params"][k] for k in DNA_LIKELIHOOD_KEYS})
         base = max(probs, key=probs.get)
         lo, hi = (params["control_grid"] if base == 2 else (base * 0.85, base * 1.15))
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": lo, "grid_max": hi})

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ..genome.names import AUTOSOMES
-from .dna_content import DNA_DEFAULTS, dna_log_likelihood
+from .dna_content import DNA_DEFAULTS, DNA_LIKELIHOOD_KEYS, dna_log_likelihood
 from .noise import NoiseModel, WaveModel
 
 
@@ -747,21 +747,30 @@ def call_ploidy(
     T = max(float(temperature), 1e-6)
     dna = None
     if dna_index is not None and np.isfinite(dna_index) and dna_index > 0:
-        dp = {k: v for k, v in (dna_params or {}).items() if k not in ("cycle_prior", "cycle_prior_s", "dna_conflict_nats")}
+        dp = {k: v for k, v in (dna_params or {}).items() if k in DNA_LIKELIHOOD_KEYS}
         dll, dphase = dna_log_likelihood(M, float(dna_index), float(dna_index_sd), cycle_prior=cycle_prior, **dp)
+        # a second doubling (8n G1) against one doubling in G2/M: ctcscope.cna.dna_content
+        high = float((dna_params or {}).get("dna_above_6n_prior", DNA_DEFAULTS["dna_above_6n_prior"]))
+        hp = np.where(ploidy_g > 6, np.log(max(high, 1e-12)), 0.0)
         rd = np.exp((lp - lp.max()) / T)
         rd /= rd.sum()
         u0 = np.unique(ploidy_g)
         m0 = np.array([rd[ploidy_g == p].sum() for p in u0])
         rd_best, rd_conf = int(u0[np.argmax(m0)]), float(m0.max())
         g_rd = int(np.argmax(np.where(ploidy_g == rd_best, lp, -np.inf)))
-        # a strong disagreement: read depth resolved on its own, and the DNA index fits another
-        # content far better than the one read depth chose (efflux, a doublet, a wrong well)
-        gap = float(dll.max() - dll[g_rd])
-        conflict = rd_conf >= 0.95 and gap > float((dna_params or {}).get("dna_conflict_nats",
-                                                                           DNA_DEFAULTS["dna_conflict_nats"]))
+        g_j = int(np.argmax(lp + dll + hp))
+        # a strong disagreement: the DNA index fits some content far better than the one the
+        # joint call settles on, or than the one read depth resolved on its own (efflux, a
+        # doublet, a wrong well): flagged, and read depth's call kept rather than forced
+        nats = float((dna_params or {}).get("dna_conflict_nats", DNA_DEFAULTS["dna_conflict_nats"]))
+        # the DNA index's own best content, over the whole range (the scan's grid keeps only
+        # the neighbourhoods of read-depth peaks)
+        best = float(dna_log_likelihood(np.exp(np.linspace(np.log(grid_min), np.log(grid_max), 400)),
+                                        float(dna_index), float(dna_index_sd), cycle_prior=cycle_prior, **dp)[0].max())
+        best = max(best, float(dll.max()))
+        conflict = bool(best - dll[g_j] > nats or (rd_conf >= 0.95 and best - dll[g_rd] > nats))
         if not conflict:
-            lp = lp + dll
+            lp = lp + dll + hp
         dna = (rd_best, rd_conf, dphase, conflict)
     post = np.exp((lp - lp.max()) / T)
     post /= post.sum()
