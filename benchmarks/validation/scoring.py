@@ -27,6 +27,7 @@ def sample_rows(cohort, out) -> pd.DataFrame:
         "status": o["ploidy_status"].astype(str).to_numpy() if "ploidy_status" in o else "",
         "runner_up": pd.to_numeric(o.get("ploidy_runner_up"), errors="coerce") if "ploidy_runner_up" in o else np.nan,
         "mean_cn": o["mean_cn"].to_numpy(np.float64),
+        "mean_cn_true": tr["mean_cn"].to_numpy(np.float64) if "mean_cn" in tr else np.nan,
         "mapd": o["mapd"].to_numpy(np.float64),
         "normal_like": o["normal_like"].to_numpy(bool),
         "phase": tr["phase"].astype(str).to_numpy() if "phase" in tr else "",

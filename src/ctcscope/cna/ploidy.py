@@ -716,7 +716,14 @@ def call_ploidy(
         ci = np.arange(0, G, stride)
         cs = scan(M_all[ci])
         clp = cs[2] + log_prior(M_all[ci], prior_range, prior_decay)
-        keep = ci[clp >= clp.max() - coarse_margin]
+        near = clp >= clp.max() - coarse_margin
+        if dna_index is not None and np.isfinite(dna_index) and dna_index > 0:
+            # the contents the DNA index finds plausible are scanned too, however far read
+            # depth puts them: the joint posterior must be able to reach them
+            dcl = dna_log_likelihood(M_all[ci], float(dna_index), float(dna_index_sd), cycle_prior=cycle_prior,
+                                     **{k: v for k, v in (dna_params or {}).items() if k in DNA_LIKELIHOOD_KEYS})[0]
+            near |= dcl >= dcl.max() - DNA_DEFAULTS["dna_conflict_nats"]
+        keep = ci[near]
         fine = np.unique(np.clip(keep[:, None] + np.arange(-stride, stride + 1)[None, :], 0, G - 1).ravel())
     else:
         fine = np.arange(G)
