@@ -63,7 +63,10 @@ def test_strong_disagreement_is_flagged_not_forced():
     seg, _ = _profile(_karyotype(3, {1: 4, 2: 2, 7: 4, 9: 2, 17: 5}), 1 / 3, noise, rng)
     c = call_ploidy(seg, noise, wave=WaveModel(0.01, 20), dna_index=0.62, dna_index_sd=0.03)
     rd = call_ploidy(seg, noise, wave=WaveModel(0.01, 20))
-    assert c.dna_conflict and c.ploidy == 3 == c.rd_ploidy and c.confidence == pytest.approx(rd.confidence)
+    assert c.dna_conflict and c.ploidy == 3 == c.rd_ploidy
+    # kept, but no longer stated as certain: one of the two measures is wrong
+    assert c.confidence < min(rd.confidence, 0.95)
+    assert sum(c.ploidy_probs.values()) == pytest.approx(1.0)
 
 
 def test_flat_profile_from_the_dna_index():

@@ -41,6 +41,7 @@ DNA_DEFAULTS = dict(
     dna_outlier=0.01,                  # share of gross outliers (flat over 1/4-8 x)
     dna_conflict_nats=4.6,             # log(100): DNA fits another content 100x better
     dna_above_6n_prior=0.1,            # prior weight of a base above 6n when the DNA index is used
+    dna_rd_doubt=0.05,                 # in a disagreement: chance that read depth's posterior is wrong
 )
 
 #: The settings :func:`dna_log_likelihood` takes (the others are used by the caller).

@@ -776,9 +776,22 @@ def call_ploidy(
                                         float(dna_index), float(dna_index_sd), cycle_prior=cycle_prior, **dp)[0].max())
         best = max(best, float(dll.max()))
         conflict = bool(best - dll[g_j] > nats or (rd_conf >= 0.95 and best - dll[g_rd] > nats))
-        if not conflict:
+        robust = None
+        if conflict:
+            # read depth's call is kept, but not its certainty: one of the two measures is
+            # wrong, and read depth is wrong at high confidence more often on foreign data than
+            # its posterior says (docs/cna.md, validation).  The stated confidence is that of a
+            # joint in which read depth's posterior is trusted with probability 1 - dna_rd_doubt
+            eps = float((dna_params or {}).get("dna_rd_doubt", DNA_DEFAULTS["dna_rd_doubt"]))
+            ks = np.array([k for k in u0])
+            rk = np.array([rd[ploidy_g == k].sum() for k in ks])
+            dk = np.array([float(np.max((dll + hp)[ploidy_g == k])) for k in ks])
+            q = np.log((1 - eps) * rk + eps / ks.size) + dk
+            q = np.exp(q - q.max())
+            robust = {int(k): float(v) for k, v in zip(ks, q / q.sum())}
+        else:
             lp = lp + dll + hp
-        dna = (rd_best, rd_conf, dphase, conflict)
+        dna = (rd_best, rd_conf, dphase, conflict, robust)
     post = np.exp((lp - lp.max()) / T)
     post /= post.sum()
 
@@ -846,8 +859,14 @@ def call_ploidy(
                       tau=float(np.sqrt(tau2s[kbest[g]])), p_flat=p_flat)
     if dna is not None:
         call.dna_used = True
-        call.rd_ploidy, call.rd_confidence, dphase, call.dna_conflict = dna
+        call.rd_ploidy, call.rd_confidence, dphase, call.dna_conflict, robust = dna
         call.phase_probs = post @ dphase
+        if robust is not None:
+            call.ploidy_probs = robust
+            call.confidence = robust.get(best_p, 0.0)
+            others = sorted(((v, k) for k, v in robust.items() if k != best_p), reverse=True)
+            call.runner_up, call.runner_up_prob = (others[0][1], others[0][0]) if others else (None, 0.0)
+            call.wgd_probability = float(sum(v for k, v in robust.items() if k >= 4))
     return call
 
 

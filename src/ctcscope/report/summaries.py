@@ -18,7 +18,8 @@ QC_COLUMNS = ["patient", "sample_type", "phenotype", "pool_size", "reads", "mapd
               "overdispersion", "n_segments", "ploidy", "ploidy_confidence", "ploidy_basis", "qc_pass", "qc_reason",
               "normal_like"]
 PLOIDY_COLUMNS = ["patient", "sample_type", "phenotype", "ploidy", "mean_cn", "ploidy_confidence", "ploidy_basis",
-                  "ploidy_status", "ploidy_runner_up", "ploidy_runner_up_prob", "wgd", "wgd_probability", "fga",
+                  "ploidy_status", "ploidy_runner_up", "ploidy_runner_up_prob", "ploidy_read_depth",
+                  "dna_index", "dna_conflict", "cycle_phase", "s_phase", "wgd", "wgd_probability", "fga",
                   "breakpoints", "wgii", "n_cn_states", "max_amplification", "clone"]
 
 
