@@ -5,16 +5,30 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from ctcscope.io.export import read_cohort, segments_to_seg, write_copy_number_outputs
+from ctcscope.io.export import SEG_COLUMNS, read_cohort, segments_to_seg, write_copy_number_outputs
 
 
 def test_seg_is_one_based_log2_and_finite_for_homdel():
     seg = pd.DataFrame({"sample_id": ["a", "a"], "chrom": ["9", "9"], "start": [0, 21_000_000],
                         "end": [21_000_000, 22_500_000], "n_bins": [42, 3], "seg_mean": [1.0, 0.0], "cn": [2.0, 0.0]})
     out = segments_to_seg(seg)
-    assert out.columns.tolist() == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+    assert out.columns.tolist() == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "copy_number", "seg.mean"]
     assert out["loc.start"].tolist() == [1, 21_000_001] and out["loc.end"].tolist() == [21_000_000, 22_500_000]
     assert out["seg.mean"].tolist() == [0.0, -10.0]
+
+
+def test_seg_value_column_is_last_so_a_flat_4n_cell_is_not_gained(tmp_path):
+    # SEG readers (IGV, igv.js) take the LAST column as the value: it must be the log2 ratio.
+    # Flat 4n cell: ratio to its own mean 1 -> log2 0, copy number 4 in its own column.
+    seg = pd.DataFrame({"sample_id": ["wgd"], "chrom": ["1"], "start": [0], "end": [249_000_000],
+                        "n_bins": [498], "seg_mean": [1.0], "cn": [4.0]})
+    a = ad.AnnData(obs=pd.DataFrame(index=pd.Index(["wgd"], name="sample_id")),
+                   var=pd.DataFrame({"chrom": ["1"], "start": [0], "end": [10]}, index=["1:1-10"]))
+    a.uns["segments"] = seg
+    write_copy_number_outputs(a, tmp_path)
+    lines = (tmp_path / "segments.seg").read_text().splitlines()
+    assert lines[0].split("\t") == SEG_COLUMNS and SEG_COLUMNS[-1] == "seg.mean"
+    assert lines[1].split("\t") == ["wgd", "1", "1", "249000000", "498", "4.0", "0.0"]
 
 
 def test_h5ad_roundtrip_with_provenance_and_mixed_columns(tmp_path):

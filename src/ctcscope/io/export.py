@@ -16,7 +16,10 @@ import pandas as pd
 from .._atomic import write_h5ad, write_tsv
 from ..errors import InputError
 
-SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+#: IGV (desktop and igv.js) plots the LAST column of a SEG file, so ``seg.mean`` (log2 of the
+#: segment ratio to the cell's mean) must come last; the integer copy number sits before it
+#: and shows in IGV's pop-up.  Putting ``copy_number`` last made a flat 4n cell look gained.
+SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "copy_number", "seg.mean"]
 #: Segment ratios are floored here before log2 so homozygous deletions stay finite in IGV.
 SEG_RATIO_FLOOR = 2.0 ** -10
 #: ``uns`` keys stored as JSON text in the h5ad (nested lists/dicts h5ad cannot hold).
@@ -45,9 +48,9 @@ def segments_to_seg(segments: pd.DataFrame) -> pd.DataFrame:
         "loc.start": segments.start.to_numpy(np.int64) + 1,
         "loc.end": segments.end.to_numpy(np.int64),
         "num.mark": segments.n_bins.to_numpy(np.int64),
-        "seg.mean": np.round(log2, 4),
         "copy_number": segments.cn.to_numpy(),
-    })
+        "seg.mean": np.round(log2, 4),
+    })[SEG_COLUMNS]
 
 
 def _h5ad_ready(adata):
