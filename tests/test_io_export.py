@@ -49,3 +49,15 @@ def test_h5ad_roundtrip_with_provenance_and_mixed_columns(tmp_path):
     assert cells.sample_id.tolist() == ["c/1", "c2"]
     assert a.uns["ctcscope"]["inputs"][0]["path"] == "/x/y.bam"  # the caller's object is untouched
     assert not list(tmp_path.glob(".*tmp-*"))
+
+
+def test_h5ad_x_is_log2_segment_ratio_and_zero_where_there_is_no_call(tmp_path):
+    var = pd.DataFrame({"chrom": ["1"] * 4, "start": [0, 10, 20, 30], "end": [10, 20, 30, 40],
+                        "use": [True, True, True, False]}, index=["a", "b", "c", "d"])
+    seg = np.array([[1.0, 2.0, 0.0, np.nan],            # flat, gain (log2 1), homdel (floor), unusable bin
+                    [np.nan] * 4], np.float32)          # a sample without a call
+    a = ad.AnnData(obs=pd.DataFrame(index=["s1", "s2"]), var=var, layers={"segment": seg})
+    write_copy_number_outputs(a, tmp_path)
+    b = read_cohort(tmp_path)
+    np.testing.assert_array_equal(b.X, np.array([[0.0, 1.0, -10.0, 0.0], [0.0] * 4], np.float32))
+    assert a.X is None  # the caller's object is untouched

@@ -53,9 +53,31 @@ def segments_to_seg(segments: pd.DataFrame) -> pd.DataFrame:
     })[SEG_COLUMNS]
 
 
+def log2_ratio_x(adata) -> np.ndarray | None:
+    """``X`` of ``cohort.h5ad``: each bin's segment ratio to the cell's mean, as log2 — the
+    value ``segments.seg`` gives IGV, painted onto the bins (``layers['segment']``, floored at
+    :data:`SEG_RATIO_FLOOR` like the SEG file).
+
+    Where there is no call — bins not usable (``var['use']`` False) and cells without
+    segments — ``X`` is 0, the cell's own mean level, so PCA and distances see "no
+    information" rather than a NaN (scanpy refuses NaN).  Select ``adata[:, adata.var.use]``
+    to drop those bins.  ``None`` when the AnnData has no ``segment`` layer yet.
+    """
+    if "segment" not in adata.layers:
+        return None
+    seg = np.asarray(adata.layers["segment"], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        log2 = np.log2(np.maximum(seg, SEG_RATIO_FLOOR))
+    return np.where(np.isfinite(log2), log2, 0.0).astype(np.float32)
+
+
 def _h5ad_ready(adata):
-    """A copy h5ad can store: mixed-type text columns as str, nested provenance as JSON."""
+    """A copy h5ad can store and scanpy can use: ``X`` from :func:`log2_ratio_x`, mixed-type
+    text columns as str, nested provenance as JSON."""
     a = adata.copy()
+    x = log2_ratio_x(a)
+    if x is not None:
+        a.X = x
     for frame in (a.obs, a.var):
         for c in frame.columns:
             if frame[c].dtype == object:

@@ -177,7 +177,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
     true_clone = pd.Series(["" if c < 0 else f"{clone_patient[c]}_c{c % 2 + 1}" for c in clones], index=obs.index)
 
     run = {"tool": "ctcscope", "simulated": simulated, "steps": {}}
-    from ..io.export import segments_to_seg
+    from ..io.export import log2_ratio_x, segments_to_seg
     from ..provenance import run_record
 
     if "cna" in steps:
@@ -196,6 +196,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         rec["genome"] = {"build": build, "bin_size": bin_size, "source": g.source}
         rec["simulated"] = simulated
         a.uns["ctcscope"] = {k: v for k, v in rec.items() if k != "inputs"}
+        a.X = log2_ratio_x(a)
         write_h5ad(out / "cohort.h5ad", a)
         write_tsv(out / "cells.tsv", obs.reset_index())
         write_tsv(out / "segments.seg", segments_to_seg(segments))
