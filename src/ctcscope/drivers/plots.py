@@ -20,22 +20,21 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
 from .._atomic import atomic_path
+from ..plotting import palette
 
-#: Colours for -2 homdel, -1 loss, 0 none, 1 gain, 2 amp (blue for loss, red for gain).
-STATE_COLOURS = ["#08306b", "#6baed6", "#f7f7f7", "#fb6a4a", "#67000d"]
+#: Colours for -2 homdel, -1 loss, 0 none, 1 gain, 2 amp (the shared palette's CN states).
+STATE_COLOURS = [palette.CN_STATE[k] for k in ("homdel", "loss", "neutral", "gain", "amp")]
 ROLE_ABBREV = {"activating": "Act", "loss_of_function": "LoF", "ambiguous": "Amb"}
-_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
-
-
-def _colours(values) -> dict:
-    uniq = list(dict.fromkeys(values))
-    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(uniq)}
+#: What each column track of the driver heatmap is, for the shared palette.
+_TRACK_KIND = {"patient": "patient", "group": "treatment_group"}
 
 
 def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by signalling pathway",
-                        max_label_columns: int = 120) -> Figure:
-    """Fig. 4-style heatmap from :func:`ctcscope.drivers.summaries.driver_matrix`."""
+                        max_label_columns: int = 120, cohort_obs: pd.DataFrame | None = None) -> Figure:
+    """Fig. 4-style heatmap from :func:`ctcscope.drivers.summaries.driver_matrix`.
+
+    ``cohort_obs``: the whole cohort's ``obs``, so each patient keeps its colour from the
+    other figures although only analysable samples are drawn here."""
     rows = pd.DataFrame(matrix["rows"])
     cols = pd.DataFrame(matrix["columns"])
     z = np.asarray(matrix["z"], dtype=float)
@@ -83,7 +82,8 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     tracks = (("patient", "Patient"), ("group", "Group")) if has_group else (("patient", "Patient"),)
     for k, (key, lab) in enumerate(tracks):  # no blank "Group" track when no sample has a group
         vals = cols[key].fillna("").astype(str).to_numpy()
-        cmap = _colours(vals)
+        universe = cohort_obs[key] if cohort_obs is not None and key in cohort_obs else None
+        cmap = palette.categorical(_TRACK_KIND[key], vals, universe=universe)
         tax = fig.add_axes([x0, (y0 * H + heat_h + 0.08 + k * 0.2) / H, heat_w / W, 0.16 / H])
         tax.imshow(np.arange(nc)[None, :], aspect="auto",
                    cmap=ListedColormap([cmap[v] if v else "#ffffff" for v in vals]), interpolation="none")
@@ -149,7 +149,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     groups = [c for c in summary["category"] if c != "shared"]
     n = dict(zip(summary["category"], summary["n_drivers"]))
     total = max(1, int(summary["n_drivers"].sum()))
-    col = _colours(groups + ["shared"])
+    col = {**palette.categorical("treatment_group", groups), "shared": palette.UNASSIGNED}
     if len(groups) == 2:
         ax1.set_xlim(0, 10)
         ax1.set_ylim(0, 6)
@@ -172,7 +172,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     comp = (per_driver.groupby(["category", "pathway"]).size().unstack(fill_value=0)
             .reindex(index=cats, fill_value=0))
     comp = comp[comp.sum().sort_values(ascending=False).index]
-    pcol = _colours(list(comp.columns))
+    pcol = palette.categorical("pathway", list(comp.columns))
     left = np.zeros(len(cats))
     for p in comp.columns:
         v = comp[p].to_numpy()

@@ -219,7 +219,7 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     if figures:
         mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if any_group else None)
         _atomic.write_json(out_dir / OUTPUTS["heatmap_json"], mat)
-        save_figure(plot_driver_heatmap(mat), out_dir / OUTPUTS["heatmap"])
+        save_figure(plot_driver_heatmap(mat, cohort_obs=obs), out_dir / OUTPUTS["heatmap"])
         written += [OUTPUTS["heatmap_json"], OUTPUTS["heatmap"] + ".png", OUTPUTS["heatmap"] + ".svg"]
         if groups is not None and any_group:
             save_figure(plot_group_comparison(groups, summary), out_dir / OUTPUTS["groups_figure"])

@@ -7,47 +7,37 @@ patient per trace) or ``meta.patients`` (one patient per point) so the page can 
 every figure by patient.  :func:`static_png` draws the same dict with matplotlib for the
 ``<noscript>`` fallback, so each figure is defined once.
 
-Colours follow the study's figures: red for gain, blue for loss.
+Colours come from :mod:`ctcscope.plotting.palette` (red for gain, blue for loss as in the
+study; one colour per patient, phenotype, ploidy across the report and the PNGs).
 """
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-GAIN = "#c62828"
-AMP = "#7f0000"
-LOSS = "#1565c0"
-HOMDEL = "#0d1b4c"
+from ..plotting import palette
+from ..plotting.palette import natural_key  # noqa: F401  (re-exported: build.py sorts patients with it)
+
+GAIN = palette.CN_STATE["gain"]
+AMP = palette.CN_STATE["amp"]
+LOSS = palette.CN_STATE["loss"]
+HOMDEL = palette.CN_STATE["homdel"]
 NEUTRAL = "#9e9e9e"
-PASS = "#2e7d32"
-FAIL = "#c62828"
-#: Colour of each base ploidy (1n..8n), sequential so WGD cells read as darker.
-PLOIDY_COLOURS = {1: "#bdbdbd", 2: "#a6cee3", 3: "#1f78b4", 4: "#fdbf6f", 5: "#ff7f00", 6: "#e31a1c",
-                  7: "#6a3d9a", 8: "#3f007d"}
-PHENOTYPE_COLOURS = {"ALK+/CK-": "#33a02c", "ALK-/CK+": "#d7301f", "ALK+/CK+": "#ff7f00", "CD45+": "#6a6a6a",
-                     "outside": "#cccccc"}
-_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
 BASE_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "sans-serif", "size": 12},
                "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "hovermode": "closest",
                "legend": {"orientation": "h", "y": -0.2}}
-
-
-def natural_key(s: Any) -> tuple:
-    """Sort key with numbers compared as numbers: P2 before P10."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(s)) if t)
 
 
 def patients_of(values) -> list[str]:
     return sorted(pd.unique(pd.Series(list(values), dtype=object).astype(str)), key=natural_key)
 
 
-def colour_of(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
+def patient_colours(patients) -> dict[str, str]:
+    """Each patient's colour, numbered over every patient given (pass the whole cohort's)."""
+    return palette.categorical("patient", pd.Series(list(patients), dtype=object).astype(str))
 
 
 def _layout(**kw) -> dict:
@@ -75,7 +65,8 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
     if not {"reads", "mapd"} <= set(qc.columns) or qc["mapd"].isna().all():
         return None
     data = []
-    for i, p in enumerate(patients_of(qc["patient"])):
+    colour = patient_colours(qc["patient"])
+    for p in patients_of(qc["patient"]):
         g = qc[qc["patient"].astype(str) == p]
         passed = g["qc_pass"].eq("pass") if "qc_pass" in g else pd.Series(True, index=g.index)
         reason = g["qc_reason"].fillna("") if "qc_reason" in g else pd.Series("", index=g.index)
@@ -84,7 +75,7 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
             "x": _list(g["reads"].astype(float)), "y": _list(g["mapd"].astype(float)),
             "customdata": [[_h(s), _h(r or "passed")] for s, r in zip(g["sample_id"], reason)],
             "hovertemplate": "%{customdata[0]}<br>reads %{x:,.0f}<br>MAPD %{y:.3f}<br>%{customdata[1]}<extra></extra>",
-            "marker": {"color": colour_of(i), "size": 7, "opacity": 0.8,
+            "marker": {"color": colour.get(p, palette.NAN), "size": 7, "opacity": 0.8,
                        "symbol": ["circle" if ok else "x" for ok in passed]},
         })
     return {"data": data, "layout": _layout(
@@ -100,6 +91,7 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
         return None
     pats = patients_of(c["patient"])
     data = []
+    ph_colour = palette.categorical("phenotype", c["phenotype"])
     for j, ph in enumerate([p for p in ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+") if p in set(c["phenotype"])] +
                            sorted(set(c["phenotype"]) - {"ALK+/CK-", "ALK-/CK+", "ALK+/CK+"})):
         g = c[c["phenotype"] == ph].set_index("patient").reindex(pats)
@@ -107,7 +99,7 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
             "type": "bar", "name": _h(ph), "x": [_h(p or "(no patient)") for p in pats], "y": _list(g["percent"]),
             "customdata": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
             "hovertemplate": f"{_h(ph)}<br>%{{x}}: %{{y:.1f}} % (n=%{{customdata}})<extra></extra>",
-            "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
+            "marker": {"color": ph_colour[ph]},
         })
     return {"data": data, "layout": _layout(
         barmode="stack", title={"text": "CTC phenotypes per patient (" + _h("; ".join(
@@ -130,7 +122,7 @@ def fig_ploidy_bars(pc: pd.DataFrame) -> dict | None:
             "y": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
             "customdata": _list(g["percent"].fillna(0)),
             "hovertemplate": f"%{{x}}: %{{y}} cells at {pl}n (%{{customdata:.0f}} %)<extra></extra>",
-            "marker": {"color": PLOIDY_COLOURS.get(int(pl), "#000000")},
+            "marker": {"color": palette.ploidy_colour(pl)},
         })
     return {"data": data, "layout": _layout(
         barmode="stack", title={"text": "Ploidy and WGD per patient"},
@@ -180,15 +172,16 @@ def fig_instability(obs: pd.DataFrame) -> dict | None:
     if "fga" not in obs or obs["fga"].isna().all():
         return None
     o = obs.reset_index()
+    colour = patient_colours(o["patient"])  # numbered over the whole cohort, before the tumour subset
     o = o[o["sample_type"].astype(str).isin(("ctc", "ctc_pool", "biopsy"))]
     data = []
-    for i, p in enumerate(patients_of(o["patient"])):
+    for p in patients_of(o["patient"]):
         g = o[o["patient"].astype(str) == p]
         data.append({
             "type": "box", "name": _h(p or "(no patient)"), "y": _list(g["fga"].astype(float).round(4)),
             "meta": {"patient": p}, "boxpoints": "all", "jitter": 0.4, "pointpos": 0,
             "text": [_h(v) for v in g["sample_id"]], "hovertemplate": "%{text}: FGA %{y:.2f}<extra></extra>",
-            "marker": {"color": colour_of(i), "size": 5}, "line": {"color": colour_of(i)},
+            "marker": {"color": colour.get(p, palette.NAN), "size": 5}, "line": {"color": colour.get(p, palette.NAN)},
         })
     return {"data": data, "layout": _layout(
         title={"text": "Fraction of genome altered relative to ploidy"},
@@ -262,7 +255,7 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
     return {"data": [{
         "type": "heatmap", "z": z.to_numpy().tolist(), "x": [_h(v) for v in samples["sample_id"]], "y": ylab,
         "zmin": -2, "zmax": 2, "showscale": False, "xgap": 1, "ygap": 1,
-        "colorscale": [[0, HOMDEL], [0.2, HOMDEL], [0.2, LOSS], [0.4, LOSS], [0.4, "#f5f5f5"], [0.6, "#f5f5f5"],
+        "colorscale": [[0, HOMDEL], [0.2, HOMDEL], [0.2, LOSS], [0.4, LOSS], [0.4, palette.CN_STATE["neutral"]], [0.6, palette.CN_STATE["neutral"]],
                        [0.6, GAIN], [0.8, GAIN], [0.8, AMP], [1, AMP]],
         "meta": {"patients_x": list(samples["patient"].astype(str))},
         "hovertemplate": "%{x}<br>%{y}<br>%{z}<extra>+2 amp, +1 gain, −1 loss, −2 homdel</extra>",
@@ -292,7 +285,7 @@ def fig_cohort_heatmap(mat: dict, obs: pd.DataFrame) -> dict | None:
     cols = [f"chr{_h(c)}:{x:g} Mb" for c, x in zip(ch_of_col, mat["mb"])]
     return {"data": [{
         "type": "heatmap", "z": _nested(mat["z"]), "zmin": -2, "zmax": 2, "x": cols, "y": rows,
-        "colorscale": [[0, "#08306b"], [0.25, "#4292c6"], [0.5, "#f7f7f7"], [0.75, "#ef3b2c"], [1, "#67000d"]],
+        "colorscale": [[x, c] for x, c in palette.CN_DIVERGING],
         "meta": {"patients_y": pats}, "hoverongaps": False,
         "hovertemplate": "%{y}<br>%{x}<br>log2(CN/ploidy) %{z}<extra></extra>",
         "colorbar": {"title": {"text": "log2(CN/ploidy)"}, "thickness": 12, "len": 0.5},
@@ -420,7 +413,7 @@ def static_png(spec: dict, width: float = 8.0, dpi: int = 72) -> bytes:
             z = np.array(t["z"], float)
             from matplotlib.colors import ListedColormap
 
-            cmap = ListedColormap([HOMDEL, LOSS, "#f5f5f5", GAIN, AMP])
+            cmap = ListedColormap([HOMDEL, LOSS, palette.CN_STATE["neutral"], GAIN, AMP])
             ax.imshow(z + 2, aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, interpolation="nearest")
             ax.set_yticks(range(len(t["y"])))
             ax.set_yticklabels([_text(v) for v in t["y"]], fontsize=6)
