@@ -47,6 +47,10 @@ COHORT_HEATMAP_MAX = 600
 DRIVER_HEATMAP_MAX = 600
 #: Folder (inside the output folder) for the tables the report derives.
 TABLES_DIR = "report_tables"
+#: plotly's own default height (px), given to figures that set none so the page can reserve it.
+DEFAULT_FIGURE_HEIGHT = 450
+#: Height of the profile viewer's plot (report.js draws it at this height).
+PROFILE_HEIGHT = 430
 RESEARCH_USE = ("For research use only. Not for diagnostic use and not a treatment recommendation: "
                 "every reading here must be reviewed by a qualified molecular tumour board together "
                 "with the patient's full clinical record.")
@@ -128,6 +132,21 @@ def _file_uri(path: Path) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG from its IHDR chunk (``None`` if ``data`` is not a PNG)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _image(name: str, path: Path) -> dict:
+    """A figure file of a step for the page, with its pixel size so the page reserves its
+    space before the image is decoded (no layout shift under a link's target)."""
+    size = _png_size(path.read_bytes()[:24]) if path.suffix.lower() == ".png" else None
+    return {"name": name, "uri": _file_uri(path), "file": path.name,
+            "width": size[0] if size else None, "height": size[1] if size else None}
+
+
 # ------------------------------------------------------------------ model
 
 class _Model:
@@ -145,9 +164,12 @@ class _Model:
         """Register a plotly figure; ``static=False`` when a PNG of it is already on the page."""
         if spec is None:
             return None
+        # the page reserves the figure's height before plotly draws it (figures are drawn
+        # lazily): without a fixed height a figure above a link's target would shift it
+        spec.setdefault("layout", {}).setdefault("height", DEFAULT_FIGURE_HEIGHT)
         self.figures[fid] = spec
         png = _png_uri(F.static_png(spec)) if self.static_fallback and static else None
-        return {"id": fid, "png": png, "caption": caption}
+        return {"id": fid, "png": png, "caption": caption, "height": int(spec["layout"]["height"])}
 
     def table(self, name: str, df: pd.DataFrame | None, caption: str, source: str = "",
               derived: bool = False, preview_rows: int = 100) -> dict | None:
@@ -236,9 +258,9 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
 def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "phenotypes", "title": "Phenotypes"}
     counts = S.phenotype_counts(res)
-    gating = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    gating = [_image(k, p) for k, p in sorted(res.figures.items())
               if k.startswith("gating")]
-    step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    step_fig = [_image(k, p) for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
         return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"))
@@ -305,7 +327,7 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
 
 def _section_clustering(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "clustering", "title": "Clustering"}
-    heat = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    heat = [_image(k, p) for k, p in sorted(res.figures.items())
             if k.startswith("heatmap")]
     if res.clusters is None and not heat and res.diversity is None and res.diversity_test is None:
         return dict(sec, ran=False, notrun=_notrun("cohort", "ctcscope cluster DIR"))
@@ -333,7 +355,7 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
 
 def _section_drivers(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "drivers", "title": "Drivers and pathways"}
-    imgs = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    imgs = [_image(k, p) for k, p in sorted(res.figures.items())
             if k.startswith("driver")]
     if res.drivers is None and not imgs:
         return dict(sec, ran=False, notrun=_notrun("drivers", "ctcscope drivers DIR"))
@@ -484,13 +506,13 @@ def render_report(res: RunOutputs, *, max_profiles: int = 300, max_display_bins:
            "media-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; "
            "form-action 'none'")
     data = {"figures": m.figures, "tables": m.tables, "profiles": profiles, "patients": patients,
-            "simulated": simulated}
+            "simulated": simulated, "profile_height": PROFILE_HEIGHT}
     html = _environment().get_template("report.html.j2").render(
         sections={s["id"]: s for s in sections}, nav=[(s["id"], s["title"], s.get("ran", False)) for s in sections],
         simulated=simulated, research_use=RESEARCH_USE, version=__version__, started=started,
         out_name=res.out_dir.resolve().name, patients=patients, css=_static("report.css"), csp=csp,
         plotly_js=plotly_js, report_js=report_js, data_json=safe_json(data),
-        n_samples=res.n_samples,
+        n_samples=res.n_samples, profile_height=PROFILE_HEIGHT,
     )
     return html, m.derived
 
