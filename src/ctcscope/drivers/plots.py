@@ -189,6 +189,49 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     return fig
 
 
+def plot_frequency_by_group(freq_by_group: pd.DataFrame, genes: list[str], *,
+                            title: str = "Driver gain and loss frequency per drug group at resistance") -> Figure:
+    """The study's gene frequency columns (Fig. 4) within each drug group: one panel per
+    group (its name on the group's drug colour), the same genes in the same order, gain to
+    the right in red and loss to the left in blue as in the all-samples figure."""
+    f = freq_by_group[freq_by_group["gene"].astype(str).isin(genes)] if len(freq_by_group) else freq_by_group
+    groups = sorted(f["group"].astype(str).unique(), key=palette.natural_key) if len(f) else []
+    fig = Figure(figsize=(2.2 + 2.6 * max(len(groups), 1), 1.2 + 0.2 * max(len(genes), 1)))
+    if not groups or not genes:
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No drug groups with analysable samples", ha="center", va="center")
+        return fig
+    colour = palette.categorical("treatment_group", groups)
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    y = np.arange(len(genes))
+    lim = 10.0
+    for ax, g in zip(axes, groups):
+        t = f[f["group"].astype(str) == g].set_index("gene").reindex(genes)
+        gain = 100 * t["freq_gain"].astype(float).fillna(0).to_numpy()
+        loss = 100 * t["freq_loss"].astype(float).fillna(0).to_numpy()
+        ax.barh(y, gain, height=0.8, color=STATE_COLOURS[3])
+        ax.barh(y, -loss, height=0.8, color=STATE_COLOURS[1])
+        ax.axvline(0, color="k", lw=0.5)
+        n = int(t["n_samples"].max()) if t["n_samples"].notna().any() else 0
+        ax.set_title(f"{g} (n = {n})", fontsize=8, backgroundcolor=colour[g])
+        ax.set_xlabel("% loss | % gain", fontsize=7)
+        ax.tick_params(labelsize=6)
+        lim = max(lim, float(np.r_[gain, loss].max()) * 1.1)
+    for ax in axes:
+        ax.set_xlim(-lim, lim)
+        ticks = ax.get_xticks()
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{abs(v):.0f}" for v in ticks])
+        ax.set_xlim(-lim, lim)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(genes, fontsize=6, fontstyle="italic")
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig: Figure, base: str | Path, formats=("png", "svg"), dpi: int = 150) -> list[Path]:
     """Write ``base.png`` / ``base.svg`` atomically; returns the paths."""
     out = []

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..drivers.summaries import most_altered_genes
 from .._atomic import atomic_path, write_tsv
 from ..errors import InputError, OutputError
 from . import figures as F
@@ -382,11 +383,12 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
                                "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
             groups_s = None
+        top_genes = most_altered_genes(res.driver_frequencies)
         no_groups = (res.driver_groups is not None and len(res.driver_groups) == 0) or groups_t is None
         if no_groups:
             # nothing to compare: one sentence instead of empty tables and a placeholder figure
             groups_t = groups_s = None
-            out["imgs"] = [i for i in imgs if i["name"] != "drivers_groups"]
+            out["imgs"] = [i for i in imgs if i["name"] not in ("drivers_groups", "driver_frequencies_by_group")]
             out["groups_note"] = ("No comparison between drug groups at resistance: it needs the drug at "
                                   "resistance of at least two patients (the patient sheet's treatment lines) "
                                   "and driver events in their QC-passed tumour samples.")
@@ -394,6 +396,10 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
             heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
             fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
+            fig_freq_groups=m.figure("driver_frequency_groups", F.fig_gene_frequency_by_group(
+                res.driver_frequencies_by_group, top_genes),
+                "The most often altered driver genes within each drug group at resistance (the group's "
+                "analysable samples; driver_frequencies_by_group.tsv)."),
             freq=freq_t,
             fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
             groups=groups_t, groups_summary=groups_s,

@@ -208,6 +208,46 @@ def fig_gene_frequency(freq: pd.DataFrame, top: int = 40) -> dict | None:
         height=max(300, 16 * len(genes) + 120))}
 
 
+def fig_gene_frequency_by_group(freq: pd.DataFrame | None, genes: list[str]) -> dict | None:
+    """The drivers step's ``driver_frequencies_by_group.tsv`` as small multiples: one panel
+    per drug group at resistance, the same genes, gain right (red) and loss left (blue) as
+    in the all-samples figure; the group's name on its drug colour."""
+    if freq is None or freq.empty or not genes:
+        return None
+    f = freq[freq["gene"].astype(str).isin(genes)]
+    groups = sorted(f["group"].astype(str).unique(), key=natural_key)
+    if not groups:
+        return None
+    colour = palette.categorical("treatment_group", groups)
+    shown = [_h(g) for g in genes]
+    data, annotations, layout_axes = [], [], {}
+    gap, k = 0.04, len(groups)
+    width = (1 - gap * (k - 1)) / k
+    for i, grp in enumerate(groups):
+        t = f[f["group"].astype(str) == grp].set_index("gene").reindex(genes)
+        n = int(t["n_samples"].max()) if t["n_samples"].notna().any() else 0
+        ax = "" if i == 0 else str(i + 1)
+        for direction, sign, col in (("gain", 1, GAIN), ("loss", -1, LOSS)):
+            pct = (100 * t[f"freq_{direction}"].astype(float).fillna(0)).round(1)
+            data.append({
+                "type": "bar", "orientation": "h", "name": direction, "legendgroup": direction, "showlegend": i == 0,
+                "xaxis": f"x{ax}", "yaxis": "y", "y": shown, "x": _list(sign * pct),
+                "customdata": _list(t[f"n_{direction}"].fillna(0).astype(int)), "meta": {"group": grp},
+                "marker": {"color": col},
+                "hovertemplate": f"{_h(grp)} · %{{y}}: {direction} in %{{customdata}} of {n} samples<extra></extra>",
+            })
+        x0 = i * (width + gap)
+        layout_axes[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": "y", "zeroline": True,
+                                     "title": {"text": "% loss | % gain", "font": {"size": 10}}}
+        annotations.append({"x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+                            "showarrow": False, "text": _h(f"{grp} (n = {n})"), "bgcolor": colour[grp],
+                            "font": {"size": 11}})
+    return {"data": data, "layout": _layout(
+        barmode="relative", title={"text": "Driver gain/loss frequency per drug group at resistance"},
+        yaxis={"automargin": True, "autorange": "reversed", "dtick": 1}, annotations=annotations,
+        height=max(300, 16 * len(genes) + 140), **layout_axes)}
+
+
 _STATE_Z = {"amp": 2, "gain": 1, "neutral": 0, "loss": -1, "homdel": -2}
 
 
