@@ -297,7 +297,10 @@ def _section_profiles(res: RunOutputs, m: _Model, max_profiles: int, max_display
     if m.static_fallback and cn_static is not None and len(cn_static):
         png = _png_uri(F.profiles_png(cn_static, [s["id"] for s in payload["samples"]], payload["chroms"],
                                       payload["x0"]))
-    return dict(sec, ran=True, n_shown=len(payload.get("samples", [])), n_total=res.n_samples, png=png,
+    grids = sorted(p.name for k, p in res.figures.items() if k.startswith("profiles_"))
+    if grids and (res.out_dir / "figures" / "profiles.pdf").is_file():
+        grids.append("profiles.pdf")
+    return dict(sec, ran=True, n_shown=len(payload.get("samples", [])), n_total=res.n_samples, png=png, grids=grids,
                 has_posterior=payload.get("grid") is not None,
                 labels_from=payload.get("labels_from")), payload
 
