@@ -63,6 +63,12 @@ def test_a_patient_has_one_colour_in_every_figure(demo):
         assert got and {p: in_qc[p] for p in got} == got, name
 
 
+def test_clones_get_distinct_colours_up_to_fifteen():
+    got = palette.categorical("clone", [f"C{i}" for i in range(1, 16)] + ["unassigned"])
+    assert len(set(got[f"C{i}"] for i in range(1, 16))) == 15 and got["unassigned"] == palette.UNASSIGNED
+    assert list(got)[:3] == ["C1", "C2", "C3"] and got["C10"] == palette.TOL_MUTED[3]   # C10 after C9
+
+
 def test_a_subset_keeps_the_cohort_colours():
     # patient P1 has no tumour sample: the tumour-only figure must not shift P2's colour onto P1's
     obs = pd.DataFrame({"patient": ["P1", "P2", "P3", "P10"], "sample_type": ["wbc", "ctc", "ctc", "ctc"],
