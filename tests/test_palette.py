@@ -116,3 +116,9 @@ def test_report_script_draws_gain_and_loss_in_the_palette_colours():
     body = js[js.index("function colourFor"):js.index("function colourFor") + 300]
     found = {c.upper() for c in re.findall(r"#[0-9a-fA-F]{6}", body)}
     assert found == {palette.CN_STATE["gain"], palette.CN_STATE["loss"]}
+
+
+def test_text_on_a_colour_is_black_or_white_by_contrast():
+    assert palette.text_colour("#FFFFFF") == "#000000" and palette.text_colour("#000000") == "#FFFFFF"
+    assert palette.text_colour("#DDCC77") == "#000000"      # Tol sand (P45 in the demo)
+    assert palette.text_colour("#332288") == "#FFFFFF"      # Tol indigo

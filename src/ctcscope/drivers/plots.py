@@ -94,7 +94,8 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
         bounds = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]])
         for b, b2 in zip(bounds, np.r_[bounds[1:], nc]):
             if vals[b] and (b2 - b) * cell_w > 0.25:
-                tax.text((b + b2 - 1) / 2, 0, vals[b], ha="center", va="center", fontsize=5, color="white")
+                tax.text((b + b2 - 1) / 2, 0, vals[b], ha="center", va="center", fontsize=5,
+                         color=palette.text_colour(cmap[vals[b]]))
     for b in np.flatnonzero(pts[1:] != pts[:-1]) + 0.5:
         ax.axvline(b, color="k", lw=0.4)
     # role and group columns to the right of the heatmap, then gain/loss frequencies

@@ -208,7 +208,7 @@ def plot_phenotype_distribution(counts: pd.DataFrame, path: str | os.PathLike, *
         ax.bar(xs, v, bottom=bottom, color=_color(p), label=p, width=0.7)
         for xi, (b, vi) in enumerate(zip(bottom, v)):
             if vi > 0:
-                ax.text(xi, b + vi / 2, str(int(vi)), ha="center", va="center", fontsize=8, color="white")
+                ax.text(xi, b + vi / 2, str(int(vi)), ha="center", va="center", fontsize=8, color=palette.text_colour(_color(p)))
         bottom += v
     ax.set_xticks(xs)
     ax.set_xticklabels([str(i) for i in wide.index])

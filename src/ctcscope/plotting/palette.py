@@ -105,6 +105,15 @@ def categorical(kind: str, values: Iterable, universe: Iterable | None = None) -
     return {v: out[v] for v in vals}
 
 
+def text_colour(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
+    rgb = [int(background.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    # contrast with white (1.05 / (L + 0.05)) against contrast with black ((L + 0.05) / 0.05)
+    return "#FFFFFF" if 1.05 / (lum + 0.05) > (lum + 0.05) / 0.05 else "#000000"
+
+
 def ploidy_colour(ploidy: float) -> str:
     """Base ploidy on Tol's YlOrBr, one step per copy (1n palest, 2n light, doubled genomes
     dark, 8n and above the darkest); the scheme's near-white first colour is left out."""
@@ -124,5 +133,5 @@ def diverging_cmap(bad: str = NAN):
     return LinearSegmentedColormap.from_list("ctcscope_cn", CN_DIVERGING).with_extremes(bad=bad)
 
 
-__all__ = ["categorical", "ploidy_colour", "copy_number_colour", "diverging_cmap", "natural_key", "PHENOTYPE",
+__all__ = ["categorical", "text_colour", "ploidy_colour", "copy_number_colour", "diverging_cmap", "natural_key", "PHENOTYPE",
            "SAMPLE_TYPE", "DRUG", "WGD", "QC", "CN_STATE", "CN_DIVERGING", "MISSING", "UNASSIGNED", "NAN"]
