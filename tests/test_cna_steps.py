@@ -67,6 +67,33 @@ def test_segment_finds_planted_breakpoints(bins):
     assert np.nanmax(np.abs(per_bin[i1[110:150]] - 1.5)) < 0.1
 
 
+def test_focal_split_keeps_a_short_tail_after_a_focal_event():
+    """A focal event one bin before a segment's end: the last bin keeps a segment of its own
+    (it was dropped, leaving a usable bin without copy number in the demo's germline sample)."""
+    from ctcscope.cna.segment import focal_split
+
+    y = np.zeros(40)
+    y[36:39] = 10.0                    # focal gain over bins 36-38, bin 39 back at the base
+    ends = focal_split(y, np.array([40]), sigma2=1.0, max_len=5, z=6.0)
+    assert ends.tolist() == [36, 39, 40]
+
+
+def test_segment_covers_every_finite_bin(bins):
+    """Segments tile every finite bin, also where a focal event sits just before a
+    chromosome's end (noise at which PELT leaves the focal event to the focal scan)."""
+    use = bins.use.to_numpy()
+    chrom = bins.chrom.to_numpy()
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        ratio = np.where(use, 1 + rng.normal(0, 0.2, len(bins)), np.nan)
+        for c in ("17", "20"):
+            k = np.flatnonzero((chrom == c) & use)
+            ratio[k[-4:-1]] = 2.0      # focal gain, then one ordinary last bin
+        seg, per_bin = segment(ratio, bins)
+        assert seg.n_bins.sum() == np.isfinite(ratio).sum(), seed
+        assert np.isfinite(per_bin[np.isfinite(ratio)]).all(), seed
+
+
 def test_merge_equal_joins_neighbours_with_the_same_copy_number(bins):
     ratio = np.ones(len(bins))
     seg = pd.DataFrame({"chrom": ["1", "1", "1", "2"], "start": [0, 10, 20, 0], "end": [10, 20, 30, 10],

@@ -149,3 +149,37 @@ def test_driver_matrix(cohort):
     assert rows.loc[i, "groups"] == "L"
     j = rows.index[rows.gene == "RB1"][0]
     assert (z[j] == -1).sum() == 7 and rows.loc[j, "freq_loss"] == pytest.approx(7 / 36)
+
+
+def test_gene_frequencies_per_drug_group(cohort):
+    from ctcscope.drivers.plots import plot_frequency_by_group
+    from ctcscope.drivers.summaries import gene_frequencies_by_group, most_altered_genes
+    from ctcscope.report.figures import fig_gene_frequency_by_group
+
+    a, cat, gc, ev = cohort
+    by = gene_frequencies_by_group(gc, a.obs, catalogue=cat)
+    assert sorted(by.group.unique()) == ["crizotinib", "lorlatinib"]
+    f = by.set_index(["group", "gene"])
+    # the design: ERBB2 gained in P46 CTC 1, 3, 9 (crizotinib) and P45 CTC 2, 4 (lorlatinib);
+    # ALK gains only in crizotinib patients, MET amplification only in lorlatinib ones
+    assert f.loc[("crizotinib", "ERBB2"), "n_gain"] == 3 and f.loc[("lorlatinib", "ERBB2"), "n_gain"] == 2
+    assert f.loc[("crizotinib", "ALK"), "n_gain"] == 10 and f.loc[("lorlatinib", "ALK"), "n_gain"] == 0
+    assert f.loc[("lorlatinib", "MET"), "n_amp"] == 2 and f.loc[("crizotinib", "MET"), "n_amp"] == 0
+    n = f.xs("ERBB2", level="gene")["n_samples"]
+    assert n.sum() == 36                             # the groups split the analysable samples
+    assert f.loc[("lorlatinib", "ERBB2"), "freq_gain"] == pytest.approx(2 / n["lorlatinib"])
+    # every group's counts add up to the all-samples table
+    whole = gene_frequencies(gc, a.obs, cat).set_index("gene")
+    summed = by.groupby("gene")[["n_gain", "n_loss"]].sum()
+    pd.testing.assert_frame_equal(summed, whole.loc[summed.index, ["n_gain", "n_loss"]], check_names=False)
+    # the figures draw those numbers: PNG panels and the report's small multiples
+    genes = most_altered_genes(whole.reset_index(), 10)
+    assert len(genes) == 10 and "ALK" in most_altered_genes(whole.reset_index(), 40)
+    fig = plot_frequency_by_group(by, genes)
+    panels = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_title().split(" (")[0] for ax in panels] == ["crizotinib", "lorlatinib"]
+    widths = [p.get_width() for p in panels[1].patches[:len(genes)]]
+    np.testing.assert_allclose(widths, 100 * f.xs("lorlatinib").loc[genes, "freq_gain"].to_numpy())
+    rep = fig_gene_frequency_by_group(by, genes)
+    gain = [t for t in rep["data"] if t["meta"]["group"] == "lorlatinib" and t["name"] == "gain"][0]
+    np.testing.assert_allclose(gain["x"], np.round(100 * f.xs("lorlatinib").loc[genes, "freq_gain"].to_numpy(), 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -39,7 +40,20 @@ def test_every_step_ran_and_left_its_files(out):
         assert (out / f).stat().st_size > 0, f
     assert not list(out.glob(".*.tmp-*")), "temporary files left behind"
     seg = pd.read_csv(out / "segments.seg", sep="\t")
-    assert seg.columns.tolist()[:7] == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+    assert seg.columns.tolist()[:7] == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "copy_number", "seg.mean"]
+
+
+def test_seg_values_are_relative_to_the_cell_so_4n_cells_are_not_gained(out, cells):
+    # IGV plots seg.mean (the last column): at a 4n cell's own ploidy it must be near log2(1) = 0
+    seg = pd.read_csv(out / "segments.seg", sep="\t", dtype={"ID": str, "chrom": str})
+    assert seg.columns[-1] == "seg.mean"
+    tetra = cells[(cells.ploidy.astype(str) == "4") & (cells.qc_pass.astype(str) == "True")].sample_id
+    assert len(tetra) >= 3
+    at_ploidy = seg[seg.ID.isin(tetra) & (seg.copy_number == 4)]
+    w = at_ploidy["num.mark"]
+    assert abs(np.average(at_ploidy["seg.mean"], weights=w)) < 0.15
+    gained = seg[seg.ID.isin(tetra) & (seg.copy_number >= 6)]
+    assert (gained["seg.mean"] > 0.3).mean() > 0.9
 
 
 def test_cells_carry_every_step(cells, truth):

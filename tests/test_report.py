@@ -111,7 +111,7 @@ def test_only_ctcscope_scripts_pinned_by_csp(full_run):
     code = [s for a, s in p.scripts if a.get("type") != "application/json"]
     data = [s for a, s in p.scripts if a.get("type") == "application/json"]
     assert len(data) == 1 and len(code) == 2
-    assert code[0] == plotly_bundle()  # the installed plotly package's own bundle, byte for byte
+    assert code[0] == plotly_bundle()  # the shipped plotly.js bundle, byte for byte
     own = (Path(__file__).parents[1] / "src/ctcscope/report/static/report.js").read_text(encoding="utf-8")
     assert code[1] == own
     assert all(not a.get("src") for a, _ in p.scripts)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,61 @@ def test_patient_filter_and_csv(chromium, report):
     assert {p: v for p, v in vis} == {"P1": False, "P2": True, "P3": False}
     check = chromium.open(report)  # reload: still no error after the interactions
     assert check.errors == []
+
+
+# ------------------------------------------------------------------ navigation (demo report)
+@pytest.fixture(scope="module")
+def demo_report(demo_run):
+    return demo_run / "report.html"
+
+
+def _settle(d, timeout: float = 10.0) -> None:
+    """Wait until the page's jump is over and the scroll position has not moved for ~0.3 s."""
+    end, last, quiet = time.time() + timeout, None, 0
+    while time.time() < end and quiet < 6:
+        now = d.execute_script("return [window.scrollY, window.ctcscope.navSettled()];")
+        quiet = quiet + 1 if (now == last and now[1]) else 0
+        last = now
+        time.sleep(0.05)
+
+
+def test_every_toc_link_lands_on_its_section_and_highlights_it(chromium, demo_report):
+    from selenium.webdriver.common.by import By
+
+    d = chromium.driver
+    for sid, _ in SECTIONS:
+        chromium.open(demo_report)  # a fresh page each time: no figure above the target drawn yet
+        d.find_element(By.CSS_SELECTOR, f"nav#toc a[href='#{sid}']").click()
+        _settle(d)
+        top, view, at_end = d.execute_script(
+            "var h = document.querySelector('#' + arguments[0] + ' h2');"
+            "return [h.getBoundingClientRect().top, window.innerHeight,"
+            " window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 1];", sid)
+        print(f"{sid}: header at {top:.0f} px")
+        # the last section may be shorter than the window: then the page is at its end
+        assert 0 <= top <= 100 or (at_end and 0 <= top < view), (sid, top)
+        active = d.execute_script("return Array.from(document.querySelectorAll('nav#toc a.active'))"
+                                  ".map(a => a.getAttribute('href'));")
+        assert active == [f"#{sid}"]
+        assert d.execute_script("return location.hash;") == f"#{sid}"
+
+
+def test_figures_reserve_their_height_before_they_are_drawn(chromium, demo_report):
+    d = chromium.driver
+    chromium.open(demo_report)
+    before = d.execute_script("return document.documentElement.scrollHeight;")
+    n_pending = d.execute_script("return document.querySelectorAll('div.plot.pending').length;")
+    chromium.render_all()
+    after = d.execute_script("return document.documentElement.scrollHeight;")
+    print(f"page height {before} px with {n_pending} figures pending, {after} px with all drawn")
+    assert n_pending >= 8 and abs(after - before) <= 2
+
+
+def test_scrolling_highlights_the_section_at_the_top(chromium, demo_report):
+    d = chromium.driver
+    chromium.open(demo_report)
+    for sid in ("ploidy", "drivers", "qc"):
+        d.execute_script("window.scrollTo(0, document.getElementById(arguments[0]).getBoundingClientRect().top"
+                         " + window.scrollY - 8);", sid)
+        time.sleep(0.3)
+        assert d.execute_script("return document.querySelector('nav#toc a.active').getAttribute('href');") == f"#{sid}"

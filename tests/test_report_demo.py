@@ -24,6 +24,14 @@ def demo_report(demo_run):
     return demo_run / "report.html"
 
 
+def test_demo_report_weighs_at_most_5_mb(demo_report):
+    # what a tumour board mails around: plotly.js's cartesian bundle (1.5 MB) and the images
+    # in 256 colours keep the demo page under 5 MB (it was 9.2 MB with the full bundle)
+    size = demo_report.stat().st_size / 1e6
+    print(f"demo report {size:.2f} MB")
+    assert size <= 5.0
+
+
 def test_demo_report_in_chromium(demo_report):
     hint = browser_missing()
     if hint:
@@ -38,6 +46,13 @@ def test_demo_report_in_chromium(demo_report):
         assert check.errors == [], check.errors
         assert check.external_requests == [], check.external_requests
         d = c.driver
+        # every trace type the page draws is in the shipped plotly.js bundle
+        from ctcscope.report.build import TRACE_TYPES
+
+        have = set(d.execute_script("return Object.keys(Plotly.PlotSchema.get().traces);"))
+        used = set(d.execute_script("var F = JSON.parse(document.getElementById('ctcscope-data').textContent).figures;"
+                                    "return [].concat.apply([], Object.values(F).map(f => f.data.map(t => t.type)));"))
+        assert used <= set(TRACE_TYPES) <= have, (used, have)
         for sid, _ in SECTIONS:
             assert d.execute_script("return !!document.getElementById(arguments[0]);", sid), sid
         # the demo is simulated and says so

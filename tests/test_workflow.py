@@ -138,7 +138,7 @@ def test_run_writes_complete_outputs(cohort, hg19, tmp_path, standin):
     assert cells.columns[0] == "sample_id" and cells.sample_id.tolist() == a.obs_names.tolist()
     assert cells.reads.tolist() == a.obs.reads.tolist()
     seg = pd.read_csv(out / "segments.seg", sep="\t", dtype={"chrom": str})
-    assert seg.columns.tolist() == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+    assert seg.columns.tolist() == ["ID", "chrom", "loc.start", "loc.end", "num.mark", "copy_number", "seg.mean"]
     first = a.uns["segments"].iloc[0]
     assert seg["loc.start"].iloc[0] == first.start + 1 and seg["loc.end"].iloc[0] == first.end
     np.testing.assert_allclose(seg["seg.mean"].iloc[0], np.log2(first.seg_mean), atol=1e-4)

@@ -195,7 +195,9 @@ def focal_split(y: np.ndarray, ends: np.ndarray, sigma2: float, *, max_len: int,
         best, bs, be = _best_focal(y, a, b, max_len, sigma2)
         if best >= z and bs >= 0:
             pieces = [(a, bs), (bs, be), (be, b)]
-            out.append(be)
+            # b stays an end: a tail (be, b) too short to scan again would otherwise be lost,
+            # leaving its bins without a segment (and without a copy number)
+            out.extend((be, b))
             if bs > a:
                 out.append(bs)
             for lo, hi in pieces:

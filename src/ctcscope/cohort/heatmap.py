@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path, write_json
+from ..plotting import palette
 from .cluster import Clustering
 
 #: Annotation tracks drawn when present in ``obs`` (in this order); ``clone`` comes from
@@ -25,33 +26,21 @@ from .cluster import Clustering
 DEFAULT_TRACKS = ("patient", "phenotype", "sample_type", "ploidy", "wgd", "treatment_group", "clone")
 TRACK_LABELS = {"patient": "Patient", "phenotype": "Phenotype", "sample_type": "Sample type", "ploidy": "Ploidy",
                 "wgd": "WGD", "treatment_group": "Treatment", "clone": "Clone"}
-MISSING_COLOUR = "#ffffff"
-NAN_COLOUR = "#d9d9d9"
-UNASSIGNED_COLOUR = "#e0e0e0"
+#: Each track's colour kind in :func:`ctcscope.plotting.palette.categorical`; every kind has
+#: its own palette, so adjacent tracks never share colours.
+TRACK_KINDS = {"patient": "patient", "phenotype": "phenotype", "sample_type": "sample_type", "wgd": "wgd",
+               "treatment_group": "treatment_group", "clone": "clone"}
+MISSING_COLOUR = palette.MISSING
 
 
-def _categorical_colours(values: Sequence[str]) -> dict[str, str]:
-    import matplotlib as mpl
-
-    cats = [v for v in dict.fromkeys(values) if v not in ("", "nan", "None")]
-    cats = sorted(cats, key=_natural_key)
-    base = list(mpl.colormaps["tab10"].colors) + list(mpl.colormaps["Set2"].colors) + \
-        list(mpl.colormaps["Dark2"].colors) + list(mpl.colormaps["tab20b"].colors)
-    return {c: mpl.colors.to_hex(base[i % len(base)]) for i, c in enumerate(cats)}
-
-
-def _natural_key(s: str):
-    import re
-
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(s))]
-
-
-def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Sequence[str] | None = None
-                ) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Sequence[str] | None = None,
+                cohort_obs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """Values (as text) and colours of the annotation tracks, rows in ``matrix`` order.
 
-    Returns the table and ``{track: {value: hex colour}}``.  Tracks missing from ``obs``
-    (or empty everywhere) are skipped.
+    Returns the table and ``{track: {value: hex colour}}`` from the shared palette
+    (:mod:`ctcscope.plotting.palette`).  ``cohort_obs``: the whole cohort's ``obs`` (the
+    matrix may hold a subset), so a patient keeps the colour it has in every other figure.
+    Tracks missing from ``obs`` (or empty everywhere) are skipped.
     """
     import matplotlib as mpl
 
@@ -70,30 +59,33 @@ def track_table(matrix: ad.AnnData, clustering: Clustering | None, tracks: Seque
                 continue
             txt = num.map(lambda v: "" if pd.isna(v) else (f"{int(v)}" if float(v).is_integer() else f"{v:.2g}"))
             levels = sorted({v for v in txt if v}, key=lambda v: float(v))
-            cmap = mpl.colormaps["YlOrBr"]
-            lo, hi = float(min(map(float, levels))), float(max(map(float, levels)))
-            colours[t] = {v: mpl.colors.to_hex(cmap(0.15 + 0.8 * ((float(v) - lo) / (hi - lo) if hi > lo else 0.5)))
-                          for v in levels}
+            if t == "ploidy":  # the same colour per ploidy as the report's ploidy charts
+                colours[t] = {v: palette.ploidy_colour(float(v)) for v in levels}
+            else:
+                cmap = mpl.colors.ListedColormap(palette.TOL_YLORBR[1:])
+                lo, hi = float(min(map(float, levels))), float(max(map(float, levels)))
+                colours[t] = {v: mpl.colors.to_hex(cmap((float(v) - lo) / (hi - lo) if hi > lo else 0.5))
+                              for v in levels}
             out[t] = txt.to_numpy()
         elif pd.api.types.is_bool_dtype(col) or set(col.dropna().astype(str).unique()) <= {"True", "False"}:
             txt = col.map(lambda v: "" if pd.isna(v) else ("yes" if bool(v) and str(v) != "False" else "no"))
             if not (txt != "").any():
                 continue
-            colours[t] = {"yes": "#252525", "no": "#f0f0f0"}
+            colours[t] = {"yes": palette.WGD["yes"], "no": palette.WGD["no"]}
             if t == "wgd" and "ploidy_status" in obs:
                 # read depth could not tell k from 2k (ploidy_status "ambiguous"): neither yes nor no
                 amb = (obs["ploidy_status"].astype(str) == "ambiguous").to_numpy() & (txt != "").to_numpy()
                 if amb.any():
                     txt = txt.where(~amb, "ambiguous")
-                    colours[t]["ambiguous"] = "#9e9e9e"
+                    colours[t]["ambiguous"] = palette.WGD["ambiguous"]
             out[t] = txt.to_numpy()
         else:
             txt = col.astype(str).replace({"nan": "", "None": ""}).to_numpy()
             if not any(txt):
                 continue
-            colours[t] = _categorical_colours(txt)
-            if "unassigned" in colours[t]:
-                colours[t]["unassigned"] = UNASSIGNED_COLOUR
+            universe = cohort_obs[t].astype(str) if cohort_obs is not None and t in cohort_obs else None
+            found = palette.categorical(TRACK_KINDS.get(t, t), txt, universe=universe)
+            colours[t] = dict(sorted(found.items(), key=lambda kv: palette.natural_key(kv[0])))  # legend order
             out[t] = txt
     return pd.DataFrame(out, index=matrix.obs_names), colours
 
@@ -149,7 +141,7 @@ def _dendrogram_segments(Z: np.ndarray, order: np.ndarray, scale: float) -> np.n
 def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence[str] | None = None,
                  clip: tuple[float, float] = (-2.0, 2.0), max_rows: int = 1500, max_cols: int = 2400,
                  title: str | None = None,
-                 value_label: str | None = None, width: float = 15.0):
+                 value_label: str | None = None, width: float = 15.0, cohort_obs: pd.DataFrame | None = None):
     """Draw the clustered heatmap; returns the matplotlib Figure.
 
     ``matrix``: :func:`cohort_matrix` result; ``clustering``: :func:`cluster` of it.
@@ -167,7 +159,7 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     rows, step = _draw_rows(n, order, max_rows)
     chrom_all = matrix.var["chrom"].astype(str).to_numpy()
     X, chrom = bin_columns(np.asarray(matrix.X, dtype=np.float32)[rows], chrom_all, max_cols)
-    tt, colours = track_table(matrix, clustering, tracks)
+    tt, colours = track_table(matrix, clustering, tracks, cohort_obs)
     nt = tt.shape[1]
     names_shown = len(rows) <= 60
     # layout in inches: dendrogram | tracks | body | sample names | legends
@@ -191,7 +183,7 @@ def plot_heatmap(matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence
     ax_c = fig.add_axes(box(hx + hw * 0.7, hw * 0.3, top + body_h + under + 0.05, 0.14))
 
     # body
-    cmap = mpl.colormaps["RdBu_r"].with_extremes(bad=NAN_COLOUR)
+    cmap = palette.diverging_cmap()
     interp = "nearest" if len(rows) <= 300 else "antialiased"
     ax_h.imshow(np.ma.masked_invalid(X), aspect="auto", cmap=cmap, vmin=clip[0], vmax=clip[1],
                 interpolation=interp, rasterized=True, extent=(0, X.shape[1], len(rows), 0))
@@ -297,12 +289,12 @@ def save_heatmap(fig, out_dir: str | Path, name: str = "heatmap", formats: Seque
 
 
 def heatmap_embed(fig, matrix: ad.AnnData, clustering: Clustering, *, tracks: Sequence[str] | None = None,
-                  dpi: int = 110, max_rows: int = 1500) -> dict:
+                  dpi: int = 110, max_rows: int = 1500, cohort_obs: pd.DataFrame | None = None) -> dict:
     """A compact form for the HTML report: the PNG as base64 plus the drawn row order,
     track values and colours, and chromosome boundaries (fractions of the body width)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    tt, colours = track_table(matrix, clustering, tracks)
+    tt, colours = track_table(matrix, clustering, tracks, cohort_obs)
     rows, step = _draw_rows(matrix.n_obs, clustering.order, max_rows)
     chrom = matrix.var["chrom"].astype(str).to_numpy()
     change = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1], True])

@@ -85,9 +85,11 @@ def run_cluster_stage(adata: ad.AnnData, out_dir: str | Path, *, grid: int = DEF
         from .heatmap import heatmap_embed, plot_heatmap, save_heatmap, write_embed
 
         t3 = time.perf_counter()
-        fig = plot_heatmap(m, cl, max_rows=max_rows)
+        # the whole cohort's obs: the matrix holds a subset, colours follow the cohort
+        fig = plot_heatmap(m, cl, max_rows=max_rows, cohort_obs=adata.obs)
         save_heatmap(fig, out_dir / "figures")
-        write_embed(out_dir / "figures" / "heatmap.json", heatmap_embed(fig, m, cl, max_rows=max_rows))
+        write_embed(out_dir / "figures" / "heatmap.json",
+                    heatmap_embed(fig, m, cl, max_rows=max_rows, cohort_obs=adata.obs))
         plt.close(fig)
         t_fig = time.perf_counter() - t3
 

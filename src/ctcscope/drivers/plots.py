@@ -20,22 +20,21 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, Patch
 
 from .._atomic import atomic_path
+from ..plotting import palette
 
-#: Colours for -2 homdel, -1 loss, 0 none, 1 gain, 2 amp (blue for loss, red for gain).
-STATE_COLOURS = ["#08306b", "#6baed6", "#f7f7f7", "#fb6a4a", "#67000d"]
+#: Colours for -2 homdel, -1 loss, 0 none, 1 gain, 2 amp (the shared palette's CN states).
+STATE_COLOURS = [palette.CN_STATE[k] for k in ("homdel", "loss", "neutral", "gain", "amp")]
 ROLE_ABBREV = {"activating": "Act", "loss_of_function": "LoF", "ambiguous": "Amb"}
-_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
-
-
-def _colours(values) -> dict:
-    uniq = list(dict.fromkeys(values))
-    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(uniq)}
+#: What each column track of the driver heatmap is, for the shared palette.
+_TRACK_KIND = {"patient": "patient", "group": "treatment_group"}
 
 
 def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by signalling pathway",
-                        max_label_columns: int = 120) -> Figure:
-    """Fig. 4-style heatmap from :func:`ctcscope.drivers.summaries.driver_matrix`."""
+                        max_label_columns: int = 120, cohort_obs: pd.DataFrame | None = None) -> Figure:
+    """Fig. 4-style heatmap from :func:`ctcscope.drivers.summaries.driver_matrix`.
+
+    ``cohort_obs``: the whole cohort's ``obs``, so each patient keeps its colour from the
+    other figures although only analysable samples are drawn here."""
     rows = pd.DataFrame(matrix["rows"])
     cols = pd.DataFrame(matrix["columns"])
     z = np.asarray(matrix["z"], dtype=float)
@@ -83,7 +82,8 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
     tracks = (("patient", "Patient"), ("group", "Group")) if has_group else (("patient", "Patient"),)
     for k, (key, lab) in enumerate(tracks):  # no blank "Group" track when no sample has a group
         vals = cols[key].fillna("").astype(str).to_numpy()
-        cmap = _colours(vals)
+        universe = cohort_obs[key] if cohort_obs is not None and key in cohort_obs else None
+        cmap = palette.categorical(_TRACK_KIND[key], vals, universe=universe)
         tax = fig.add_axes([x0, (y0 * H + heat_h + 0.08 + k * 0.2) / H, heat_w / W, 0.16 / H])
         tax.imshow(np.arange(nc)[None, :], aspect="auto",
                    cmap=ListedColormap([cmap[v] if v else "#ffffff" for v in vals]), interpolation="none")
@@ -94,7 +94,8 @@ def plot_driver_heatmap(matrix: dict, *, title: str = "CNA driver events by sign
         bounds = np.flatnonzero(np.r_[True, vals[1:] != vals[:-1]])
         for b, b2 in zip(bounds, np.r_[bounds[1:], nc]):
             if vals[b] and (b2 - b) * cell_w > 0.25:
-                tax.text((b + b2 - 1) / 2, 0, vals[b], ha="center", va="center", fontsize=5, color="white")
+                tax.text((b + b2 - 1) / 2, 0, vals[b], ha="center", va="center", fontsize=5,
+                         color=palette.text_colour(cmap[vals[b]]))
     for b in np.flatnonzero(pts[1:] != pts[:-1]) + 0.5:
         ax.axvline(b, color="k", lw=0.4)
     # role and group columns to the right of the heatmap, then gain/loss frequencies
@@ -149,7 +150,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     groups = [c for c in summary["category"] if c != "shared"]
     n = dict(zip(summary["category"], summary["n_drivers"]))
     total = max(1, int(summary["n_drivers"].sum()))
-    col = _colours(groups + ["shared"])
+    col = {**palette.categorical("treatment_group", groups), "shared": palette.UNASSIGNED}
     if len(groups) == 2:
         ax1.set_xlim(0, 10)
         ax1.set_ylim(0, 6)
@@ -172,7 +173,7 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     comp = (per_driver.groupby(["category", "pathway"]).size().unstack(fill_value=0)
             .reindex(index=cats, fill_value=0))
     comp = comp[comp.sum().sort_values(ascending=False).index]
-    pcol = _colours(list(comp.columns))
+    pcol = palette.categorical("pathway", list(comp.columns))
     left = np.zeros(len(cats))
     for p in comp.columns:
         v = comp[p].to_numpy()
@@ -186,6 +187,49 @@ def plot_group_comparison(per_driver: pd.DataFrame, summary: pd.DataFrame, *,
     ax2.set_title("pathways of the drivers", fontsize=9)
     ax2.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title, fontsize=10, fontweight="bold")
+    return fig
+
+
+def plot_frequency_by_group(freq_by_group: pd.DataFrame, genes: list[str], *,
+                            title: str = "Driver gain and loss frequency per drug group at resistance") -> Figure:
+    """The study's gene frequency columns (Fig. 4) within each drug group: one panel per
+    group (its name on the group's drug colour), the same genes in the same order, gain to
+    the right in red and loss to the left in blue as in the all-samples figure."""
+    f = freq_by_group[freq_by_group["gene"].astype(str).isin(genes)] if len(freq_by_group) else freq_by_group
+    groups = sorted(f["group"].astype(str).unique(), key=palette.natural_key) if len(f) else []
+    fig = Figure(figsize=(2.2 + 2.6 * max(len(groups), 1), 1.2 + 0.2 * max(len(genes), 1)))
+    if not groups or not genes:
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No drug groups with analysable samples", ha="center", va="center")
+        return fig
+    colour = palette.categorical("treatment_group", groups)
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
+    y = np.arange(len(genes))
+    lim = 10.0
+    for ax, g in zip(axes, groups):
+        t = f[f["group"].astype(str) == g].set_index("gene").reindex(genes)
+        gain = 100 * t["freq_gain"].astype(float).fillna(0).to_numpy()
+        loss = 100 * t["freq_loss"].astype(float).fillna(0).to_numpy()
+        ax.barh(y, gain, height=0.8, color=STATE_COLOURS[3])
+        ax.barh(y, -loss, height=0.8, color=STATE_COLOURS[1])
+        ax.axvline(0, color="k", lw=0.5)
+        n = int(t["n_samples"].max()) if t["n_samples"].notna().any() else 0
+        ax.set_title(f"{g} (n = {n})", fontsize=8, backgroundcolor=colour[g])
+        ax.set_xlabel("% loss | % gain", fontsize=7)
+        ax.tick_params(labelsize=6)
+        lim = max(lim, float(np.r_[gain, loss].max()) * 1.1)
+    for ax in axes:
+        ax.set_xlim(-lim, lim)
+        ticks = ax.get_xticks()
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{abs(v):.0f}" for v in ticks])
+        ax.set_xlim(-lim, lim)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(genes, fontsize=6, fontstyle="italic")
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9, fontweight="bold")
+    fig.tight_layout()
     return fig
 
 

@@ -14,8 +14,9 @@ from ..provenance import run_record
 from .catalogue import MODES, Catalogue, load_catalogue
 from .events import AMBIGUOUS_RULES, driver_events
 from .genes import CallThresholds, gene_anndata, gene_copy_number
-from .plots import plot_driver_heatmap, plot_group_comparison, save_figure
-from .summaries import (driver_matrix, events_per_patient, events_per_sample, gene_frequencies, group_comparison,
+from .plots import plot_driver_heatmap, plot_frequency_by_group, plot_group_comparison, save_figure
+from .summaries import (driver_matrix, events_per_patient, events_per_sample, gene_frequencies,
+                        gene_frequencies_by_group, group_comparison, most_altered_genes,
                         pathway_summary, recurrence)
 
 #: Files written by :func:`run_drivers_stage` (relative to the output folder).
@@ -25,6 +26,7 @@ OUTPUTS = {
     "drivers": "drivers.tsv",
     "pathways": "pathways.tsv",
     "frequencies": "driver_frequencies.tsv",
+    "frequencies_by_group": "driver_frequencies_by_group.tsv",
     "samples": "driver_samples.tsv",
     "patients": "driver_patients.tsv",
     "recurrence": "driver_recurrence.tsv",
@@ -33,7 +35,9 @@ OUTPUTS = {
     "heatmap": "figures/drivers",
     "heatmap_json": "figures/drivers.json",
     "groups_figure": "figures/drivers_groups",
+    "frequencies_figure": "figures/driver_frequencies_by_group",
 }
+
 
 
 def _genome_for(adata, genome):
@@ -188,9 +192,11 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
 
     do_groups = group_by is not None and not (isinstance(group_by, str) and group_by == "treatment_group"
                                               and "treatment_group" not in obs)
-    groups = summary = None
+    groups = summary = freqs_by_group = None
     if do_groups:
         groups, summary = group_comparison(events, obs, group_by)
+        freqs_by_group = gene_frequencies_by_group(
+            gene_cn[gene_cn["gene"].astype(str).isin(set(cat_genes["symbol"]))], obs, group_by, cat)
 
     def w(key, df):
         _write_table(out_dir / OUTPUTS[key], df)
@@ -205,12 +211,13 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     if groups is not None:
         w("groups", groups)
         w("groups_summary", summary)
+        w("frequencies_by_group", freqs_by_group)
     gad = gene_anndata(gene_cn, obs, cat)
     _atomic.write_h5ad(out_dir / OUTPUTS["genes_h5ad"], gad)
     written = [OUTPUTS[k] for k in ("genes", "drivers", "pathways", "frequencies", "samples", "patients",
                                     "recurrence", "genes_h5ad")]
     if groups is not None:
-        written += [OUTPUTS["groups"], OUTPUTS["groups_summary"]]
+        written += [OUTPUTS["groups"], OUTPUTS["groups_summary"], OUTPUTS["frequencies_by_group"]]
     # no patient with a drug group (e.g. a patient sheet without treatment lines): the tables
     # say so by being empty; the figures get no blank "Group" track and no empty comparison
     any_group = do_groups and (not isinstance(group_by, str) or (
@@ -219,14 +226,17 @@ def run_drivers_stage(adata, genome, out_dir, *, catalogue: str | Path | Catalog
     if figures:
         mat = driver_matrix(events, obs, gene_freq=freqs, group_by=group_by if any_group else None)
         _atomic.write_json(out_dir / OUTPUTS["heatmap_json"], mat)
-        save_figure(plot_driver_heatmap(mat), out_dir / OUTPUTS["heatmap"])
+        save_figure(plot_driver_heatmap(mat, cohort_obs=obs), out_dir / OUTPUTS["heatmap"])
         written += [OUTPUTS["heatmap_json"], OUTPUTS["heatmap"] + ".png", OUTPUTS["heatmap"] + ".svg"]
         if groups is not None and any_group:
             save_figure(plot_group_comparison(groups, summary), out_dir / OUTPUTS["groups_figure"])
-            written += [OUTPUTS["groups_figure"] + ".png", OUTPUTS["groups_figure"] + ".svg"]
+            top = most_altered_genes(freqs)
+            save_figure(plot_frequency_by_group(freqs_by_group, top), out_dir / OUTPUTS["frequencies_figure"])
+            written += [OUTPUTS[k] + ext for k in ("groups_figure", "frequencies_figure") for ext in (".png", ".svg")]
         else:  # an earlier run's comparison would otherwise stay next to tables that no longer match it
-            for ext in (".png", ".svg"):
-                (out_dir / (OUTPUTS["groups_figure"] + ext)).unlink(missing_ok=True)
+            for k in ("groups_figure", "frequencies_figure"):
+                for ext in (".png", ".svg"):
+                    (out_dir / (OUTPUTS[k] + ext)).unlink(missing_ok=True)
 
     params = {
         "catalogue": str(catalogue) if catalogue is not None and not isinstance(catalogue, Catalogue) else None,

@@ -170,6 +170,39 @@ def gene_frequencies(gene_cn: pd.DataFrame, obs: pd.DataFrame, catalogue=None) -
     return out.rename_axis("gene").reset_index()
 
 
+#: Genes drawn in the per-group frequency figures (PNG and report): the most often altered.
+FREQUENCY_FIGURE_GENES = 20
+
+
+def most_altered_genes(freqs: pd.DataFrame, n: int = FREQUENCY_FIGURE_GENES) -> list[str]:
+    """The ``n`` genes of a :func:`gene_frequencies` table most often gained or lost (ties
+    keep the table's order), for figures that show a readable subset."""
+    if freqs is None or len(freqs) == 0:
+        return []
+    tot = freqs["n_gain"].astype(float).fillna(0) + freqs["n_loss"].astype(float).fillna(0)
+    f = freqs.assign(_n=tot.to_numpy())
+    return f[f["_n"] > 0].sort_values("_n", ascending=False, kind="stable")["gene"].astype(str).head(n).tolist()
+
+
+def gene_frequencies_by_group(gene_cn: pd.DataFrame, obs: pd.DataFrame,
+                              group_by: str | Mapping | pd.Series = "treatment_group", catalogue=None) -> pd.DataFrame:
+    """:func:`gene_frequencies` within each group (the drug at resistance by default): one
+    block of rows per group, with ``group`` first; the denominators are the group's
+    analysable samples.  Empty (same columns) when no sample has a group."""
+    groups = sample_groups(obs, group_by).reindex(obs.index.astype(str)).fillna("")
+    frames = []
+    for g in sorted(set(groups) - {""}):
+        ids = groups.index[groups == g]
+        sub = obs[obs.index.astype(str).isin(ids)]
+        f = gene_frequencies(gene_cn[gene_cn["sample_id"].astype(str).isin(ids)], sub, catalogue)
+        f.insert(0, "group", g)
+        frames.append(f)
+    if not frames:
+        empty = gene_frequencies(gene_cn.iloc[:0], obs.iloc[:0], catalogue)
+        return empty.assign(group=pd.Series(dtype=str))[["group", *empty.columns]]
+    return pd.concat(frames, ignore_index=True)
+
+
 def sample_groups(obs: pd.DataFrame, group_by: str | Mapping | pd.Series = "treatment_group") -> pd.Series:
     """Group label per sample from an ``obs`` column, or a mapping/Series keyed by sample id
     or by patient id.  Samples without a group get ``""``."""

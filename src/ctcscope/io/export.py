@@ -16,7 +16,10 @@ import pandas as pd
 from .._atomic import write_h5ad, write_tsv
 from ..errors import InputError
 
-SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]
+#: IGV (desktop and igv.js) plots the LAST column of a SEG file, so ``seg.mean`` (log2 of the
+#: segment ratio to the cell's mean) must come last; the integer copy number sits before it
+#: and shows in IGV's pop-up.  Putting ``copy_number`` last made a flat 4n cell look gained.
+SEG_COLUMNS = ["ID", "chrom", "loc.start", "loc.end", "num.mark", "copy_number", "seg.mean"]
 #: Segment ratios are floored here before log2 so homozygous deletions stay finite in IGV.
 SEG_RATIO_FLOOR = 2.0 ** -10
 #: ``uns`` keys stored as JSON text in the h5ad (nested lists/dicts h5ad cannot hold).
@@ -45,14 +48,36 @@ def segments_to_seg(segments: pd.DataFrame) -> pd.DataFrame:
         "loc.start": segments.start.to_numpy(np.int64) + 1,
         "loc.end": segments.end.to_numpy(np.int64),
         "num.mark": segments.n_bins.to_numpy(np.int64),
-        "seg.mean": np.round(log2, 4),
         "copy_number": segments.cn.to_numpy(),
-    })
+        "seg.mean": np.round(log2, 4),
+    })[SEG_COLUMNS]
+
+
+def log2_ratio_x(adata) -> np.ndarray | None:
+    """``X`` of ``cohort.h5ad``: each bin's segment ratio to the cell's mean, as log2 — the
+    value ``segments.seg`` gives IGV, painted onto the bins (``layers['segment']``, floored at
+    :data:`SEG_RATIO_FLOOR` like the SEG file).
+
+    Where there is no call — bins not usable (``var['use']`` False) and cells without
+    segments — ``X`` is 0, the cell's own mean level, so PCA and distances see "no
+    information" rather than a NaN (scanpy refuses NaN).  Select ``adata[:, adata.var.use]``
+    to drop those bins.  ``None`` when the AnnData has no ``segment`` layer yet.
+    """
+    if "segment" not in adata.layers:
+        return None
+    seg = np.asarray(adata.layers["segment"], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        log2 = np.log2(np.maximum(seg, SEG_RATIO_FLOOR))
+    return np.where(np.isfinite(log2), log2, 0.0).astype(np.float32)
 
 
 def _h5ad_ready(adata):
-    """A copy h5ad can store: mixed-type text columns as str, nested provenance as JSON."""
+    """A copy h5ad can store and scanpy can use: ``X`` from :func:`log2_ratio_x`, mixed-type
+    text columns as str, nested provenance as JSON."""
     a = adata.copy()
+    x = log2_ratio_x(a)
+    if x is not None:
+        a.X = x
     for frame in (a.obs, a.var):
         for c in frame.columns:
             if frame[c].dtype == object:

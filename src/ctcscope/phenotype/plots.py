@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 
 from .._atomic import atomic_path
+from ..plotting import palette
 from .classify import CTC_PHENOTYPES
 from .gating import OUTSIDE, GatingResult
 
-COLORS = {"ALK+/CK-": "#2ca02c", "ALK-/CK+": "#d62728", "ALK+/CK+": "#ff7f0e", "CD45+": "#1f77b4", OUTSIDE: "#9a9a9a"}
+#: Phenotype colours of every figure (the shared palette: the study's hues, colour-blind safe).
+COLORS = {**palette.PHENOTYPE, OUTSIDE: palette.PHENOTYPE["outside"]}
 _DENSE = 5000  # above this many events a panel shows density instead of points
 
 
 def _color(label: str) -> str:
-    return COLORS.get(label, "#8c564b")
+    return COLORS.get(label) or palette.categorical("phenotype", [label])[label]
 
 
 def _ticks(scale, lo: float, hi: float):
@@ -206,7 +208,7 @@ def plot_phenotype_distribution(counts: pd.DataFrame, path: str | os.PathLike, *
         ax.bar(xs, v, bottom=bottom, color=_color(p), label=p, width=0.7)
         for xi, (b, vi) in enumerate(zip(bottom, v)):
             if vi > 0:
-                ax.text(xi, b + vi / 2, str(int(vi)), ha="center", va="center", fontsize=8, color="white")
+                ax.text(xi, b + vi / 2, str(int(vi)), ha="center", va="center", fontsize=8, color=palette.text_colour(_color(p)))
         bottom += v
     ax.set_xticks(xs)
     ax.set_xticklabels([str(i) for i in wide.index])

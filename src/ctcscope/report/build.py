@@ -4,8 +4,8 @@
 >>> build_report("ctcscope-demo")            # doctest: +SKIP
 PosixPath('ctcscope-demo/report.html')
 
-The page holds everything inline: styles, the plotly.js bundle of the installed plotly
-package, the report's own script, the data (``<script type="application/json">`` blocks
+The page holds everything inline: styles, plotly.js's cartesian bundle (shipped in
+``static/``), the report's own script, the data (``<script type="application/json">`` blocks
 with ``<``, ``>`` and ``&`` escaped) and the images (``data:`` URIs).  A Content Security
 Policy in the page allows exactly those two scripts (by SHA-256) and no network access of
 any kind, so the browser itself enforces "no script not written by ctcscope" and "no
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import math
 from importlib import resources
@@ -26,8 +27,9 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..drivers.summaries import most_altered_genes
 from .._atomic import atomic_path, write_tsv
-from ..errors import InputError, OutputError
+from ..errors import OutputError
 from . import figures as F
 from . import summaries as S
 from .collect import RunOutputs, collect_outputs, is_simulated, run_steps
@@ -47,6 +49,10 @@ COHORT_HEATMAP_MAX = 600
 DRIVER_HEATMAP_MAX = 600
 #: Folder (inside the output folder) for the tables the report derives.
 TABLES_DIR = "report_tables"
+#: plotly's own default height (px), given to figures that set none so the page can reserve it.
+DEFAULT_FIGURE_HEIGHT = 450
+#: Height of the profile viewer's plot (report.js draws it at this height).
+PROFILE_HEIGHT = 430
 RESEARCH_USE = ("For research use only. Not for diagnostic use and not a treatment recommendation: "
                 "every reading here must be reviewed by a qualified molecular tumour board together "
                 "with the patient's full clinical record.")
@@ -106,13 +112,33 @@ def _sha256_b64(text: str) -> str:
     return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
+#: plotly.js's official "cartesian" partial bundle (npm ``plotly.js-cartesian-dist-min``, MIT,
+#: the same plotly.js version as the ``plotly`` package): every trace type the report draws,
+#: 1.5 MB instead of the full bundle's 4.8 MB (the page must stay under 5 MB).  Refreshed by
+#: ``scripts/update-plotly-bundle.sh``.
+PLOTLY_BUNDLE = "plotly-cartesian.min.js"
+#: Trace types the report's figures and script use (all in the cartesian bundle; tested).
+TRACE_TYPES = ("bar", "box", "heatmap", "scatter")
+
+
 def plotly_bundle() -> str:
-    """The plotly.js bundle shipped inside the installed ``plotly`` Python package."""
+    """The plotly.js bundle the page inlines (:data:`PLOTLY_BUNDLE`, shipped in the package)."""
+    return _static(PLOTLY_BUNDLE)
+
+
+def _compact_png(data: bytes) -> bytes:
+    """A PNG for embedding at about a third of the size: figures hold few colours, so a
+    256-colour palette (no dithering) looks the same.  The files on disk are untouched."""
+    from PIL import Image
+
     try:
-        from plotly.offline import get_plotlyjs
-    except ImportError as e:  # plotly is a dependency; this only guards a broken install
-        raise InputError("the plotly package is missing; reinstall ctcscope (pip install ctcscope)") from e
-    return get_plotlyjs()
+        with Image.open(io.BytesIO(data)) as im:
+            q = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+            buf = io.BytesIO()
+            q.save(buf, format="PNG", optimize=True)
+    except (OSError, ValueError):  # not a PNG Pillow can read: embed it as it is
+        return data
+    return buf.getvalue() if len(buf.getvalue()) < len(data) else data
 
 
 def _static(name: str) -> str:
@@ -120,12 +146,28 @@ def _static(name: str) -> str:
 
 
 def _png_uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(_compact_png(data)).decode("ascii")
 
 
 def _file_uri(path: Path) -> str:
-    mime = "image/svg+xml" if path.suffix.lower() == ".svg" else "image/png"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    if path.suffix.lower() == ".svg":
+        return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return _png_uri(path.read_bytes())
+
+
+def _png_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG from its IHDR chunk (``None`` if ``data`` is not a PNG)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _image(name: str, path: Path) -> dict:
+    """A figure file of a step for the page, with its pixel size so the page reserves its
+    space before the image is decoded (no layout shift under a link's target)."""
+    size = _png_size(path.read_bytes()[:24]) if path.suffix.lower() == ".png" else None
+    return {"name": name, "uri": _file_uri(path), "file": path.name,
+            "width": size[0] if size else None, "height": size[1] if size else None}
 
 
 # ------------------------------------------------------------------ model
@@ -145,9 +187,12 @@ class _Model:
         """Register a plotly figure; ``static=False`` when a PNG of it is already on the page."""
         if spec is None:
             return None
+        # the page reserves the figure's height before plotly draws it (figures are drawn
+        # lazily): without a fixed height a figure above a link's target would shift it
+        spec.setdefault("layout", {}).setdefault("height", DEFAULT_FIGURE_HEIGHT)
         self.figures[fid] = spec
         png = _png_uri(F.static_png(spec)) if self.static_fallback and static else None
-        return {"id": fid, "png": png, "caption": caption}
+        return {"id": fid, "png": png, "caption": caption, "height": int(spec["layout"]["height"])}
 
     def table(self, name: str, df: pd.DataFrame | None, caption: str, source: str = "",
               derived: bool = False, preview_rows: int = 100) -> dict | None:
@@ -236,9 +281,9 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
 def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "phenotypes", "title": "Phenotypes"}
     counts = S.phenotype_counts(res)
-    gating = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    gating = [_image(k, p) for k, p in sorted(res.figures.items())
               if k.startswith("gating")]
-    step_fig = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    step_fig = [_image(k, p) for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
         return dict(sec, ran=False, notrun=_notrun("phenotype", "ctcscope phenotype --fcs SORT.fcs --samples SHEET --out DIR"))
@@ -274,7 +319,10 @@ def _section_profiles(res: RunOutputs, m: _Model, max_profiles: int, max_display
     if m.static_fallback and cn_static is not None and len(cn_static):
         png = _png_uri(F.profiles_png(cn_static, [s["id"] for s in payload["samples"]], payload["chroms"],
                                       payload["x0"]))
-    return dict(sec, ran=True, n_shown=len(payload.get("samples", [])), n_total=res.n_samples, png=png,
+    grids = sorted(p.name for k, p in res.figures.items() if k.startswith("profiles_"))
+    if grids and (res.out_dir / "figures" / "profiles.pdf").is_file():
+        grids.append("profiles.pdf")
+    return dict(sec, ran=True, n_shown=len(payload.get("samples", [])), n_total=res.n_samples, png=png, grids=grids,
                 has_posterior=payload.get("grid") is not None,
                 labels_from=payload.get("labels_from")), payload
 
@@ -312,7 +360,7 @@ def _section_ploidy(res: RunOutputs, m: _Model) -> dict:
 
 def _section_clustering(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "clustering", "title": "Clustering"}
-    heat = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    heat = [_image(k, p) for k, p in sorted(res.figures.items())
             if k.startswith("heatmap")]
     if res.clusters is None and not heat and res.diversity is None and res.diversity_test is None:
         return dict(sec, ran=False, notrun=_notrun("cohort", "ctcscope cluster DIR"))
@@ -340,7 +388,7 @@ def _section_clustering(res: RunOutputs, m: _Model) -> dict:
 
 def _section_drivers(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "drivers", "title": "Drivers and pathways"}
-    imgs = [{"name": k, "uri": _file_uri(p), "file": p.name} for k, p in sorted(res.figures.items())
+    imgs = [_image(k, p) for k, p in sorted(res.figures.items())
             if k.startswith("driver")]
     if res.drivers is None and not imgs:
         return dict(sec, ran=False, notrun=_notrun("drivers", "ctcscope drivers DIR"))
@@ -367,11 +415,12 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
                                "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
             groups_s = None
+        top_genes = most_altered_genes(res.driver_frequencies)
         no_groups = (res.driver_groups is not None and len(res.driver_groups) == 0) or groups_t is None
         if no_groups:
             # nothing to compare: one sentence instead of empty tables and a placeholder figure
             groups_t = groups_s = None
-            out["imgs"] = [i for i in imgs if i["name"] != "drivers_groups"]
+            out["imgs"] = [i for i in imgs if i["name"] not in ("drivers_groups", "driver_frequencies_by_group")]
             out["groups_note"] = ("No comparison between drug groups at resistance: it needs the drug at "
                                   "resistance of at least two patients (the patient sheet's treatment lines) "
                                   "and driver events in their QC-passed tumour samples.")
@@ -379,6 +428,10 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
             heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
             fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
+            fig_freq_groups=m.figure("driver_frequency_groups", F.fig_gene_frequency_by_group(
+                res.driver_frequencies_by_group, top_genes),
+                "The most often altered driver genes within each drug group at resistance (the group's "
+                "analysable samples; driver_frequencies_by_group.tsv)."),
             freq=freq_t,
             fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
             groups=groups_t, groups_summary=groups_s,
@@ -491,13 +544,13 @@ def render_report(res: RunOutputs, *, max_profiles: int = 300, max_display_bins:
            "media-src 'none'; object-src 'none'; frame-src 'none'; worker-src 'none'; base-uri 'none'; "
            "form-action 'none'")
     data = {"figures": m.figures, "tables": m.tables, "profiles": profiles, "patients": patients,
-            "simulated": simulated}
+            "simulated": simulated, "profile_height": PROFILE_HEIGHT}
     html = _environment().get_template("report.html.j2").render(
         sections={s["id"]: s for s in sections}, nav=[(s["id"], s["title"], s.get("ran", False)) for s in sections],
         simulated=simulated, research_use=RESEARCH_USE, version=__version__, started=started,
         out_name=res.out_dir.resolve().name, patients=patients, css=_static("report.css"), csp=csp,
         plotly_js=plotly_js, report_js=report_js, data_json=safe_json(data),
-        n_samples=res.n_samples,
+        n_samples=res.n_samples, profile_height=PROFILE_HEIGHT,
     )
     return html, m.derived
 

@@ -27,7 +27,7 @@ from ..errors import InputError
 KNOWN_FILES = (
     "run.json", "cohort.h5ad", "cells.tsv", "segments.seg", "clusters.tsv", "diversity.tsv",
     "diversity_test.json", "altered_regions.tsv", "genes.tsv", "drivers.tsv", "pathways.tsv",
-    "driver_frequencies.tsv", "driver_groups.tsv", "driver_groups_summary.tsv", "phenotypes.tsv", "phenotype_summary.tsv", "gates.tsv",
+    "driver_frequencies.tsv", "driver_frequencies_by_group.tsv", "driver_groups.tsv", "driver_groups_summary.tsv", "phenotypes.tsv", "phenotype_summary.tsv", "gates.tsv",
     "resistance.json", "resistance.tsv",
 )
 
@@ -85,6 +85,7 @@ class RunOutputs:
     diversity_test: dict | None = None
     altered_regions: pd.DataFrame | None = None
     driver_frequencies: pd.DataFrame | None = None   # as the drivers step computed them
+    driver_frequencies_by_group: pd.DataFrame | None = None
     driver_groups: pd.DataFrame | None = None
     driver_groups_summary: pd.DataFrame | None = None
     drivers: pd.DataFrame | None = None
@@ -213,6 +214,7 @@ def collect_outputs(out_dir: str | Path) -> RunOutputs:
         ("diversity.tsv", "diversity", "cohort", ()),
         ("altered_regions.tsv", "altered_regions", "cohort", ()),
         ("driver_frequencies.tsv", "driver_frequencies", "drivers", ("gene",)),
+        ("driver_frequencies_by_group.tsv", "driver_frequencies_by_group", "drivers", ("group", "gene")),
         ("driver_groups.tsv", "driver_groups", "drivers", ("gene", "category")),
         ("driver_groups_summary.tsv", "driver_groups_summary", "drivers", ("category",)),
         ("drivers.tsv", "drivers", "drivers", ("sample_id", "gene", "state")),

@@ -7,47 +7,37 @@ patient per trace) or ``meta.patients`` (one patient per point) so the page can 
 every figure by patient.  :func:`static_png` draws the same dict with matplotlib for the
 ``<noscript>`` fallback, so each figure is defined once.
 
-Colours follow the study's figures: red for gain, blue for loss.
+Colours come from :mod:`ctcscope.plotting.palette` (red for gain, blue for loss as in the
+study; one colour per patient, phenotype, ploidy across the report and the PNGs).
 """
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-GAIN = "#c62828"
-AMP = "#7f0000"
-LOSS = "#1565c0"
-HOMDEL = "#0d1b4c"
+from ..plotting import palette
+from ..plotting.palette import natural_key  # noqa: F401  (re-exported: build.py sorts patients with it)
+
+GAIN = palette.CN_STATE["gain"]
+AMP = palette.CN_STATE["amp"]
+LOSS = palette.CN_STATE["loss"]
+HOMDEL = palette.CN_STATE["homdel"]
 NEUTRAL = "#9e9e9e"
-PASS = "#2e7d32"
-FAIL = "#c62828"
-#: Colour of each base ploidy (1n..8n), sequential so WGD cells read as darker.
-PLOIDY_COLOURS = {1: "#bdbdbd", 2: "#a6cee3", 3: "#1f78b4", 4: "#fdbf6f", 5: "#ff7f00", 6: "#e31a1c",
-                  7: "#6a3d9a", 8: "#3f007d"}
-PHENOTYPE_COLOURS = {"ALK+/CK-": "#33a02c", "ALK-/CK+": "#d7301f", "ALK+/CK+": "#ff7f00", "CD45+": "#6a6a6a",
-                     "outside": "#cccccc"}
-_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
-            "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6"]
 BASE_LAYOUT = {"margin": {"l": 60, "r": 20, "t": 40, "b": 50}, "font": {"family": "sans-serif", "size": 12},
                "paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff", "hovermode": "closest",
                "legend": {"orientation": "h", "y": -0.2}}
-
-
-def natural_key(s: Any) -> tuple:
-    """Sort key with numbers compared as numbers: P2 before P10."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", str(s)) if t)
 
 
 def patients_of(values) -> list[str]:
     return sorted(pd.unique(pd.Series(list(values), dtype=object).astype(str)), key=natural_key)
 
 
-def colour_of(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
+def patient_colours(patients) -> dict[str, str]:
+    """Each patient's colour, numbered over every patient given (pass the whole cohort's)."""
+    return palette.categorical("patient", pd.Series(list(patients), dtype=object).astype(str))
 
 
 def _layout(**kw) -> dict:
@@ -75,7 +65,8 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
     if not {"reads", "mapd"} <= set(qc.columns) or qc["mapd"].isna().all():
         return None
     data = []
-    for i, p in enumerate(patients_of(qc["patient"])):
+    colour = patient_colours(qc["patient"])
+    for p in patients_of(qc["patient"]):
         g = qc[qc["patient"].astype(str) == p]
         passed = g["qc_pass"].eq("pass") if "qc_pass" in g else pd.Series(True, index=g.index)
         reason = g["qc_reason"].fillna("") if "qc_reason" in g else pd.Series("", index=g.index)
@@ -84,7 +75,7 @@ def fig_qc_scatter(qc: pd.DataFrame) -> dict | None:
             "x": _list(g["reads"].astype(float)), "y": _list(g["mapd"].astype(float)),
             "customdata": [[_h(s), _h(r or "passed")] for s, r in zip(g["sample_id"], reason)],
             "hovertemplate": "%{customdata[0]}<br>reads %{x:,.0f}<br>MAPD %{y:.3f}<br>%{customdata[1]}<extra></extra>",
-            "marker": {"color": colour_of(i), "size": 7, "opacity": 0.8,
+            "marker": {"color": colour.get(p, palette.NAN), "size": 7, "opacity": 0.8,
                        "symbol": ["circle" if ok else "x" for ok in passed]},
         })
     return {"data": data, "layout": _layout(
@@ -100,6 +91,7 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
         return None
     pats = patients_of(c["patient"])
     data = []
+    ph_colour = palette.categorical("phenotype", c["phenotype"])
     for j, ph in enumerate([p for p in ("ALK+/CK-", "ALK-/CK+", "ALK+/CK+") if p in set(c["phenotype"])] +
                            sorted(set(c["phenotype"]) - {"ALK+/CK-", "ALK-/CK+", "ALK+/CK+"})):
         g = c[c["phenotype"] == ph].set_index("patient").reindex(pats)
@@ -107,7 +99,7 @@ def fig_phenotypes(counts: pd.DataFrame) -> dict | None:
             "type": "bar", "name": _h(ph), "x": [_h(p or "(no patient)") for p in pats], "y": _list(g["percent"]),
             "customdata": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
             "hovertemplate": f"{_h(ph)}<br>%{{x}}: %{{y:.1f}} % (n=%{{customdata}})<extra></extra>",
-            "marker": {"color": PHENOTYPE_COLOURS.get(ph, colour_of(j))},
+            "marker": {"color": ph_colour[ph]},
         })
     return {"data": data, "layout": _layout(
         barmode="stack", title={"text": "CTC phenotypes per patient (" + _h("; ".join(
@@ -130,7 +122,7 @@ def fig_ploidy_bars(pc: pd.DataFrame) -> dict | None:
             "y": _list(g["n"].fillna(0).astype(int)), "meta": {"patients": pats},
             "customdata": _list(g["percent"].fillna(0)),
             "hovertemplate": f"%{{x}}: %{{y}} cells at {pl}n (%{{customdata:.0f}} %)<extra></extra>",
-            "marker": {"color": PLOIDY_COLOURS.get(int(pl), "#000000")},
+            "marker": {"color": palette.ploidy_colour(pl)},
         })
     return {"data": data, "layout": _layout(
         barmode="stack", title={"text": "Ploidy and WGD per patient"},
@@ -186,6 +178,7 @@ def fig_dna_index(obs: pd.DataFrame) -> dict | None:
     di = pd.to_numeric(o["dna_index"], errors="coerce")
     if di.notna().sum() == 0:
         return None
+    colour = patient_colours(o["patient"]) if "patient" in o else {}
     o = o.assign(dna_index=di)
     o = o[o["dna_index"].notna()]
     st = o["sample_type"].astype(str)
@@ -200,8 +193,8 @@ def fig_dna_index(obs: pd.DataFrame) -> dict | None:
                      "marker": {"color": NEUTRAL, "size": 7, "symbol": "diamond"}})
     cells = o[~st.isin(("wbc", "germline", "normal")) & pd.to_numeric(o.get("ploidy"), errors="coerce").notna()]
     pats = patients_of(cells["patient"]) if len(cells) else []
-    for i, p in enumerate(pats):
-        g = cells[cells["patient"] == p]
+    for p in pats:
+        g = cells[cells["patient"].astype(str) == p]
         amb = g["ploidy_status"].astype(str).eq("ambiguous") if "ploidy_status" in g else pd.Series(False, index=g.index)
         conflict = g["dna_conflict"].fillna(False).astype(bool) if "dna_conflict" in g else pd.Series(False, index=g.index)
         phase = g["cycle_phase"].astype(str) if "cycle_phase" in g else pd.Series("", index=g.index)
@@ -213,7 +206,8 @@ def fig_dna_index(obs: pd.DataFrame) -> dict | None:
             "x": _list(np.round(x, 3)), "y": _list(g["dna_index"].round(3)), "customdata": cd,
             "hovertemplate": "%{customdata[0]}<br>ploidy %{customdata[1]}n (confidence %{customdata[2]}), "
                              "DNA index %{y:.2f}<br>cycle phase %{customdata[3]}; disagreement %{customdata[4]}<extra></extra>",
-            "marker": {"color": colour_of(i), "size": 8, "symbol": list(np.where(amb, "circle-open", "circle")),
+            "marker": {"color": colour.get(str(p), NEUTRAL), "size": 8,
+                       "symbol": list(np.where(amb, "circle-open", "circle")),
                        "line": {"width": list(np.where(conflict, 2.5, 0.5)), "color": "#000"}},
         })
     top = float(max(5.0, np.nanmax(pd.to_numeric(cells["ploidy"], errors="coerce")) + 1) if len(cells) else 5.0)
@@ -234,15 +228,16 @@ def fig_instability(obs: pd.DataFrame) -> dict | None:
     if "fga" not in obs or obs["fga"].isna().all():
         return None
     o = obs.reset_index()
+    colour = patient_colours(o["patient"])  # numbered over the whole cohort, before the tumour subset
     o = o[o["sample_type"].astype(str).isin(("ctc", "ctc_pool", "biopsy"))]
     data = []
-    for i, p in enumerate(patients_of(o["patient"])):
+    for p in patients_of(o["patient"]):
         g = o[o["patient"].astype(str) == p]
         data.append({
             "type": "box", "name": _h(p or "(no patient)"), "y": _list(g["fga"].astype(float).round(4)),
             "meta": {"patient": p}, "boxpoints": "all", "jitter": 0.4, "pointpos": 0,
             "text": [_h(v) for v in g["sample_id"]], "hovertemplate": "%{text}: FGA %{y:.2f}<extra></extra>",
-            "marker": {"color": colour_of(i), "size": 5}, "line": {"color": colour_of(i)},
+            "marker": {"color": colour.get(p, palette.NAN), "size": 5}, "line": {"color": colour.get(p, palette.NAN)},
         })
     return {"data": data, "layout": _layout(
         title={"text": "Fraction of genome altered relative to ploidy"},
@@ -267,6 +262,46 @@ def fig_gene_frequency(freq: pd.DataFrame, top: int = 40) -> dict | None:
         barmode="relative", title={"text": "Driver gain/loss frequency among QC-passed tumour samples"},
         xaxis={"title": {"text": "% of samples (loss ← | → gain)"}}, yaxis={"automargin": True, "dtick": 1},
         height=max(300, 16 * len(genes) + 120))}
+
+
+def fig_gene_frequency_by_group(freq: pd.DataFrame | None, genes: list[str]) -> dict | None:
+    """The drivers step's ``driver_frequencies_by_group.tsv`` as small multiples: one panel
+    per drug group at resistance, the same genes, gain right (red) and loss left (blue) as
+    in the all-samples figure; the group's name on its drug colour."""
+    if freq is None or freq.empty or not genes:
+        return None
+    f = freq[freq["gene"].astype(str).isin(genes)]
+    groups = sorted(f["group"].astype(str).unique(), key=natural_key)
+    if not groups:
+        return None
+    colour = palette.categorical("treatment_group", groups)
+    shown = [_h(g) for g in genes]
+    data, annotations, layout_axes = [], [], {}
+    gap, k = 0.04, len(groups)
+    width = (1 - gap * (k - 1)) / k
+    for i, grp in enumerate(groups):
+        t = f[f["group"].astype(str) == grp].set_index("gene").reindex(genes)
+        n = int(t["n_samples"].max()) if t["n_samples"].notna().any() else 0
+        ax = "" if i == 0 else str(i + 1)
+        for direction, sign, col in (("gain", 1, GAIN), ("loss", -1, LOSS)):
+            pct = (100 * t[f"freq_{direction}"].astype(float).fillna(0)).round(1)
+            data.append({
+                "type": "bar", "orientation": "h", "name": direction, "legendgroup": direction, "showlegend": i == 0,
+                "xaxis": f"x{ax}", "yaxis": "y", "y": shown, "x": _list(sign * pct),
+                "customdata": _list(t[f"n_{direction}"].fillna(0).astype(int)), "meta": {"group": grp},
+                "marker": {"color": col},
+                "hovertemplate": f"{_h(grp)} · %{{y}}: {direction} in %{{customdata}} of {n} samples<extra></extra>",
+            })
+        x0 = i * (width + gap)
+        layout_axes[f"xaxis{ax}"] = {"domain": [x0, x0 + width], "anchor": "y", "zeroline": True,
+                                     "title": {"text": "% loss | % gain", "font": {"size": 10}}}
+        annotations.append({"x": x0 + width / 2, "y": 1.0, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+                            "showarrow": False, "text": _h(f"{grp} (n = {n})"), "bgcolor": colour[grp],
+                            "font": {"size": 11}})
+    return {"data": data, "layout": _layout(
+        barmode="relative", title={"text": "Driver gain/loss frequency per drug group at resistance"},
+        yaxis={"automargin": True, "autorange": "reversed", "dtick": 1}, annotations=annotations,
+        height=max(300, 16 * len(genes) + 140), **layout_axes)}
 
 
 _STATE_Z = {"amp": 2, "gain": 1, "neutral": 0, "loss": -1, "homdel": -2}
@@ -316,7 +351,7 @@ def fig_driver_heatmap(drivers: pd.DataFrame, obs: pd.DataFrame | None, max_samp
     return {"data": [{
         "type": "heatmap", "z": z.to_numpy().tolist(), "x": [_h(v) for v in samples["sample_id"]], "y": ylab,
         "zmin": -2, "zmax": 2, "showscale": False, "xgap": 1, "ygap": 1,
-        "colorscale": [[0, HOMDEL], [0.2, HOMDEL], [0.2, LOSS], [0.4, LOSS], [0.4, "#f5f5f5"], [0.6, "#f5f5f5"],
+        "colorscale": [[0, HOMDEL], [0.2, HOMDEL], [0.2, LOSS], [0.4, LOSS], [0.4, palette.CN_STATE["neutral"]], [0.6, palette.CN_STATE["neutral"]],
                        [0.6, GAIN], [0.8, GAIN], [0.8, AMP], [1, AMP]],
         "meta": {"patients_x": list(samples["patient"].astype(str))},
         "hovertemplate": "%{x}<br>%{y}<br>%{z}<extra>+2 amp, +1 gain, −1 loss, −2 homdel</extra>",
@@ -346,7 +381,7 @@ def fig_cohort_heatmap(mat: dict, obs: pd.DataFrame) -> dict | None:
     cols = [f"chr{_h(c)}:{x:g} Mb" for c, x in zip(ch_of_col, mat["mb"])]
     return {"data": [{
         "type": "heatmap", "z": _nested(mat["z"]), "zmin": -2, "zmax": 2, "x": cols, "y": rows,
-        "colorscale": [[0, "#08306b"], [0.25, "#4292c6"], [0.5, "#f7f7f7"], [0.75, "#ef3b2c"], [1, "#67000d"]],
+        "colorscale": [[x, c] for x, c in palette.CN_DIVERGING],
         "meta": {"patients_y": pats}, "hoverongaps": False,
         "hovertemplate": "%{y}<br>%{x}<br>log2(CN/ploidy) %{z}<extra></extra>",
         "colorbar": {"title": {"text": "log2(CN/ploidy)"}, "thickness": 12, "len": 0.5},
@@ -474,7 +509,7 @@ def static_png(spec: dict, width: float = 8.0, dpi: int = 72) -> bytes:
             z = np.array(t["z"], float)
             from matplotlib.colors import ListedColormap
 
-            cmap = ListedColormap([HOMDEL, LOSS, "#f5f5f5", GAIN, AMP])
+            cmap = ListedColormap([HOMDEL, LOSS, palette.CN_STATE["neutral"], GAIN, AMP])
             ax.imshow(z + 2, aspect="auto", cmap=cmap, vmin=-0.5, vmax=4.5, interpolation="nearest")
             ax.set_yticks(range(len(t["y"])))
             ax.set_yticklabels([_text(v) for v in t["y"]], fontsize=6)

@@ -15,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from ..plotting import palette
+
 #: The ALK inhibitors in the order the matrix shows them (approval order).
 TKI_ORDER = ["crizotinib", "ceritinib", "alectinib", "brigatinib", "ensartinib", "lorlatinib"]
-DRUG_COLOURS = {"crizotinib": "#1f78b4", "ceritinib": "#33a02c", "alectinib": "#6a3d9a", "brigatinib": "#b15928",
-                "ensartinib": "#e31a1c", "lorlatinib": "#ff7f00"}
+#: The same drug colours as the heatmap's treatment track and the driver figures.
+DRUG_COLOURS = palette.DRUG
 CALL_CLASSES = {"sensitive": "sensitive", "resistant": "resistant", "conflicting": "conflicting",
                 "reduced": "reduced", "intermediate": "reduced", "unknown": "unknown"}
 _KNOWN = {"patient", "id", "summary", "fusion", "fusion_variant", "variant", "histology", "treatments", "drug_at_resistance",
@@ -80,7 +82,7 @@ def timeline(treatments: list | None) -> list[dict]:
         drug = _s(t.get("drug") or t.get("name"))
         resp = _s(t.get("best_response") or t.get("response"))
         rows.append({"drug": drug, "months": m, "response": resp, "progressed": bool(t.get("progressed")),
-                     "colour": DRUG_COLOURS.get(drug.lower(), "#486581")})
+                     "colour": palette.categorical("drug", [drug]).get(drug, "#486581")})
     known = [r["months"] for r in rows if r["months"]]
     default = (sum(known) / len(known)) if known else 1.0
     for r in rows:

@@ -16,22 +16,30 @@ from .build import build_report
 def report_step(out_dir: str | Path, *, max_profiles: int = 300, max_display_bins: int = 3000,
                 static_fallback: bool = True, output: str | Path | None = None, record: bool = True,
                 write_tables: bool = True) -> Path:
-    """Write ``out_dir/report.html`` (and ``out_dir/report_tables/``) and return the page's path.
+    """Write ``out_dir/report.html`` (and ``out_dir/report_tables/``, and the Fig. 2-style
+    profile grids ``figures/profiles_<patient>.png`` and ``figures/profiles.pdf``,
+    :mod:`.profile_grid`) and return the page's path.
 
     With ``record`` the step's provenance block goes to ``run.json`` ``steps["report"]``
     (replacing an earlier one; other steps' blocks are kept as they are) when the folder
     has a ``run.json``; none is created (a folder without it is an unfinished run).
-    ``write_tables=False`` leaves ``report_tables/`` out (the folder is not written to).  In ``ctcscope
+    ``write_tables=False`` leaves ``report_tables/`` and the grids out (the folder is not written to).  In ``ctcscope
     run``/``demo`` call it after ``run.json`` is written, so the page shows every step.
     """
     params = {"max_profiles": max_profiles, "max_display_bins": max_display_bins,
               "static_fallback": static_fallback}
+    grids = []
+    if write_tables:  # the folder may be written to: the Fig. 2-style grids go to figures/ first
+        from .collect import collect_outputs
+        from .profile_grid import write_profile_grids
+
+        grids = write_profile_grids(collect_outputs(out_dir), Path(out_dir) / "figures")
     path = build_report(out_dir, output=output, max_profiles=max_profiles, max_display_bins=max_display_bins,
                         static_fallback=static_fallback, write_tables=write_tables)
     # only an existing run.json gets the block: a folder without one is an unfinished run and must stay so
     if record and (Path(out_dir) / "run.json").is_file():
         _record(Path(out_dir) / "run.json", dict(run_record("ctcscope report", params), step="report",
-                                                 outputs=[str(path.name)]))
+                                                 outputs=[str(path.name)] + [f"figures/{p.name}" for p in grids]))
     return path
 
 

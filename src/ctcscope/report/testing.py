@@ -177,6 +177,7 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
     true_clone = pd.Series(["" if c < 0 else f"{clone_patient[c]}_c{c % 2 + 1}" for c in clones], index=obs.index)
 
     run = {"tool": "ctcscope", "simulated": simulated, "steps": {}}
+    from ..io.export import log2_ratio_x, segments_to_seg
     from ..provenance import run_record
 
     if "cna" in steps:
@@ -195,13 +196,10 @@ def write_synthetic_run(out_dir: str | Path, n_cells: int = 40, n_patients: int 
         rec["genome"] = {"build": build, "bin_size": bin_size, "source": g.source}
         rec["simulated"] = simulated
         a.uns["ctcscope"] = {k: v for k, v in rec.items() if k != "inputs"}
+        a.X = log2_ratio_x(a)
         write_h5ad(out / "cohort.h5ad", a)
         write_tsv(out / "cells.tsv", obs.reset_index())
-        seg = segments.rename(columns={"sample_id": "ID", "start": "loc.start", "end": "loc.end",
-                                       "n_bins": "num.mark", "cn": "copy_number"})
-        seg["loc.start"] = seg["loc.start"] + 1
-        seg["seg.mean"] = np.log2(np.clip(segments["seg_mean"], 1e-3, None)).round(4)
-        write_tsv(out / "segments.seg", seg[["ID", "chrom", "loc.start", "loc.end", "num.mark", "seg.mean", "copy_number"]])
+        write_tsv(out / "segments.seg", segments_to_seg(segments))
         run["steps"]["copy_number"] = rec
 
     treatment_group = {p: _DRUGS[i % 2] for i, p in enumerate(patients)}

@@ -247,7 +247,7 @@
                  font: { size: 10, color: col }, bgcolor: "rgba(255,255,255,0.75)" });
     });
     var layout = {
-      margin: { l: 50, r: 10, t: 56, b: 40 }, height: 430, showlegend: true, hovermode: "closest",
+      margin: { l: 50, r: 10, t: 56, b: 40 }, height: DATA.profile_height || 430, showlegend: true, hovermode: "closest",
       legend: { orientation: "h", y: -0.12, font: { size: 11 } },
       title: { text: esc(s.id) + " · " + esc(s.patient || "no patient") + " · " + esc(s.type) +
                (s.phenotype ? " · " + esc(s.phenotype) : "") +
@@ -321,26 +321,95 @@
     });
     if (P.samples) { fillProfileSelect(); if (state.rendered.profile) { drawProfile(); } }
   }
+  /* Table-of-contents jumps land: every figure's height is reserved in the page (build.py),
+   * the jump is instant (smooth scrolling raced the lazily drawn figures above the target),
+   * and for a moment after it the target is put back at the top should anything above it
+   * still change height.  The link of the section at the top of the window is highlighted. */
+  var NAV_OFFSET = 8;         /* px between the window's top and a section's top after a jump */
+  var nav = { links: [], sections: [], lock: null, settle: 0 };
+  function setActive(id) {
+    nav.links.forEach(function (a) {
+      var on = a.getAttribute("href") === "#" + id;
+      a.classList.toggle("active", on);
+      if (on) { a.setAttribute("aria-current", "true"); } else { a.removeAttribute("aria-current"); }
+    });
+  }
+  function currentSection() {
+    var cur = nav.sections[0], line = window.innerHeight * 0.25;
+    nav.sections.forEach(function (s) { if (s.getBoundingClientRect().top <= line) { cur = s; } });
+    return cur;
+  }
+  function atPageEnd() {
+    var d = document.documentElement;
+    return window.scrollY + window.innerHeight >= d.scrollHeight - 1;
+  }
+  function jumpTo(sec, push) {
+    if (!sec) { return; }
+    nav.lock = sec.id;
+    setActive(sec.id);
+    if (push && history.pushState) { history.pushState(null, "", "#" + sec.id); }
+    var stable = 0, frames = 0;
+    function place() {
+      var off = sec.getBoundingClientRect().top - NAV_OFFSET;
+      if (Math.abs(off) > 1 && !(off > 0 && atPageEnd())) {
+        window.scrollTo(0, window.scrollY + off); stable = 0;
+      } else { stable++; }
+      frames++;
+      /* settled: 15 quiet frames (about 250 ms), or give up after about 3 s */
+      if (stable < 15 && frames < 180 && nav.lock === sec.id) { nav.settle = requestAnimationFrame(place); } else {
+        nav.lock = null; nav.settle = 0;
+      }
+    }
+    cancelAnimationFrame(nav.settle);
+    place();
+  }
+  function releaseJump() {  /* the reader scrolls on their own: stop holding the target */
+    if (nav.lock) { nav.lock = null; cancelAnimationFrame(nav.settle); }
+  }
   function setupNav() {
     var sel = document.getElementById("patient-filter");
     sel.addEventListener("change", function () { applyPatient(sel.value); });
-    var links = document.querySelectorAll("nav#toc a[href^='#']");
-    if (!observer) { return; }
-    var secObs = new IntersectionObserver(function (entries) {
-      entries.forEach(function (en) {
-        if (en.isIntersecting) {
-          links.forEach(function (a) { a.classList.toggle("active", a.getAttribute("href") === "#" + en.target.id); });
-        }
+    nav.links = Array.prototype.slice.call(document.querySelectorAll("nav#toc a[href^='#']"));
+    nav.sections = Array.prototype.slice.call(document.querySelectorAll("section.sec"));
+    nav.links.forEach(function (a) {
+      a.addEventListener("click", function (ev) {
+        var sec = document.getElementById(a.getAttribute("href").slice(1));
+        if (!sec) { return; }
+        ev.preventDefault();
+        jumpTo(sec, true);
       });
-    }, { rootMargin: "-40% 0px -55% 0px" });
-    document.querySelectorAll("section.sec").forEach(function (s) { secObs.observe(s); });
+    });
+    ["wheel", "touchstart", "keydown", "mousedown"].forEach(function (t) {
+      window.addEventListener(t, function (ev) { if (!(ev.target.closest && ev.target.closest("nav#toc"))) { releaseJump(); } },
+                              { passive: true });
+    });
+    var ticking = false;
+    window.addEventListener("scroll", function () {
+      if (ticking) { return; }
+      ticking = true;
+      requestAnimationFrame(function () {
+        ticking = false;
+        if (!nav.lock) { var c = currentSection(); if (c) { setActive(c.id); } }
+      });
+    }, { passive: true });
+    window.addEventListener("popstate", function () {
+      var sec = location.hash && document.getElementById(location.hash.slice(1));
+      if (sec) { jumpTo(sec, false); }
+    });
+    var first = currentSection();
+    if (first) { setActive(first.id); }
   }
+  api.jumpTo = function (id) { jumpTo(document.getElementById(id), true); };
+  api.navSettled = function () { return nav.lock === null; };
   api.applyPatient = applyPatient;
 
   function start() {
     var t0 = performance.now();
     document.documentElement.classList.remove("no-js");
     setupNav(); setupTables(); setupFigures(); setupProfiles();
+    /* opened at report.html#section: land there as a click would */
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.classList.contains("sec")) { jumpTo(target, false); }
     api.ready = true;
     api.setupMs = performance.now() - t0;
     document.body.setAttribute("data-ready", "1");
