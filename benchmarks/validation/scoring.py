@@ -128,6 +128,12 @@ def print_dna_table(rows: pd.DataFrame) -> None:
     print(f"  cells with a DNA index: {len(d)}; ploidy agreement {right.mean():.3f}; resolved "
           f"{(d['status'] == 'resolved').mean():.3f} (right {right[d['status'] == 'resolved'].mean():.3f}); "
           f"conflicts flagged {int(d['dna_conflict'].sum())}")
+    c = d[d["dna_conflict"]]
+    if len(c):
+        pcols = [k for k in c.columns if k.startswith("p") and k[1:].isdigit()]
+        top = c[pcols].to_numpy(np.float64).argmax(axis=1) + 1
+        print(f"    disagreements: {len(c)}; read depth's call (kept) right {(c['ploidy'] == c['ploidy_true']).mean():.3f}, "
+              f"the joint's favourite right {(top == c['ploidy_true'].to_numpy()).mean():.3f}")
     for ph, g in d.groupby("dna_phase"):
         r = g["ploidy"] == g["ploidy_true"]
         cyc = g["cycle_phase"].value_counts().to_dict()

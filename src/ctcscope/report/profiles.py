@@ -204,12 +204,12 @@ def _num(v, nd: int = 0):
 
 
 def _phase(row) -> str:
-    """The cycle phase shown beside a profile: only what the data say (no flag for the
-    'G1 or G2/M' of a cell without a DNA index, which is every cell's default)."""
+    """The cycle phase shown beside a profile, only where the data say something: not the
+    ``G1 or G2/M`` every cell without a DNA index and without a replication signal has."""
     ph = str(row.get("cycle_phase", "") or "")
-    if ph in ("", "nan", "unknown", "G1 or G2/M") and not _flag(row.get("s_phase")):
-        return "G1 or G2/M" if ph == "G1 or G2/M" and np.isfinite(_num(row.get("dna_index"), 2) or np.nan) else ""
-    return "S" if _flag(row.get("s_phase")) and ph in ("", "nan", "G1 or G2/M") else ph
+    if ph in ("", "nan", "unknown") or (ph == "G1 or G2/M" and _num(row.get("dna_index"), 2) is None):
+        return ""
+    return ph
 
 
 def _flag(v):
