@@ -174,3 +174,27 @@ def test_bad_index_sort_costs_the_phenotypes_not_the_copy_number(out, tmp_path):
     assert c.ploidy.notna().all() and ("dna_index" not in c or c.dna_index.isna().all())
     run = json.loads((tmp_path / "o3" / "run.json").read_text())
     assert run["steps"]["phenotype"]["skipped"] is True
+
+
+def test_run_json_records_every_clustering_parameter(out):
+    """Issue 12's first defect: the clustering block of run.json had empty parameters."""
+    run = json.loads((out / "run.json").read_text())
+    par = run["steps"]["cluster"]["parameters"]
+    assert {"n_clones", "min_clone_size", "samples", "n_permutations"} <= set(par)
+    assert par["n_permutations"] > 0
+
+
+def test_report_states_the_qc_rules_the_run_applied(out, tmp_path):
+    """Issue 12's second defect: a run with max_mapd = 0.3 got a report saying 'MAPD above 0.45'."""
+    import shutil
+
+    from ctcscope.report import build_report
+
+    folder = tmp_path / "run"
+    shutil.copytree(out, folder, ignore=shutil.ignore_patterns("input", "report.html", "report_tables", "*.pdf"))
+    run = json.loads((folder / "run.json").read_text())
+    run["steps"]["copy_number"]["parameters"]["copy_number"] = {"max_mapd": 0.3, "min_reads": 123456}
+    (folder / "run.json").write_text(json.dumps(run))
+    page = build_report(folder, static_fallback=False, write_tables=False).read_text()
+    assert "MAPD above 0.3 at" in page and "fewer than 123,456 reads" in page
+    assert "MAPD above 0.45" not in page

@@ -192,7 +192,7 @@ def run_pipeline(
         if opts.cluster:
             t = time.perf_counter()
             adata = run_cluster_stage(adata, out, **opts.cluster_options)
-            steps["cluster"] = dict(run_record("cluster", _jsonable(adata.uns.get("clusters", {}).get("parameters", {}))),
+            steps["cluster"] = dict(run_record("cluster", _jsonable(adata.uns.get("clusters", {}).get("params", {}))),
                                     step="cluster", seconds=round(time.perf_counter() - t, 3))
 
         if opts.drivers and (genome.genes is None or genome.genes.empty):

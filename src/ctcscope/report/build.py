@@ -265,7 +265,13 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
         return dict(sec, ran=False, notrun=_notrun("copy number (QC)", "ctcscope run"))
     qc = S.qc_table(res.obs)
     reasons = S.qc_reasons(res.obs)
-    from ..cna.qc import QC_DEFAULTS as Q   # the rules the copy-number step applies (reading only)
+    from ..cna.qc import QC_DEFAULTS
+
+    from .collect import copy_number_parameters
+
+    # the rules this run applied: the defaults with the run's own settings (run.json)
+    given = copy_number_parameters(res.run)
+    Q = {k: given.get(k, v) for k, v in QC_DEFAULTS.items()}
 
     rules = (f"fewer than {Q['min_reads']:,} reads in usable bins; MAPD above {Q['max_mapd']:g} at "
              f"{Q['mapd_bin_size'] // 1000:g} kb bins (scaled by 1/sqrt(bin size) at other bin sizes); fewer than "

@@ -304,6 +304,16 @@ def run_steps(run: dict | None) -> list[dict]:
             ("command" in v or "versions" in v)]
 
 
+def copy_number_parameters(run: dict | None) -> dict:
+    """The copy-number parameters a run was given (``run.json``: the copy-number step's
+    ``parameters.copy_number``), ``{}`` when it used the defaults or did not record them."""
+    for s in run_steps(run):
+        par = s.get("parameters") or {}
+        if isinstance(par, dict) and isinstance(par.get("copy_number"), dict):
+            return dict(par["copy_number"])
+    return {}
+
+
 def _genome_from_run(run: dict) -> dict:
     for s in run_steps(run):
         g = s.get("genome") or (s.get("parameters") or {}).get("genome")
