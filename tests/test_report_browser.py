@@ -222,6 +222,9 @@ def test_patient_filter_reaches_the_driver_tables_and_figures(chromium, demo_rep
     bars = d.execute_script("return document.getElementById('fig-driver_frequency').data[0].y;")
     top = pd.DataFrame(truth).assign(t=truth["n_gain"] + truth["n_loss"]).sort_values("t", ascending=False)
     assert set(bars) == set(top["gene"].head(40))
+    scope = "return document.getElementById(arguments[0]).parentNode.querySelector('.scope').textContent;"
+    assert d.execute_script(scope, "fig-driver_frequency") == f"{pat}'s samples only"
+    assert d.execute_script(scope, "fig-driver_groups") == "cohort-wide: not split by patient"
     assert d.execute_script("return window.ctcscope.errors.length;") == 0
     # back to all patients: the cohort tables again
     d.execute_script("window.ctcscope.applyPatient('');")

@@ -54,6 +54,12 @@
     }
     return { data: data, layout: layout };
   }
+  /* a line above a figure saying what it shows under the patient filter */
+  function scopeNote(node, text) {
+    var scope = node.parentNode.querySelector(".scope");
+    if (!scope) { scope = el("div", { "class": "note scope" }); node.parentNode.insertBefore(scope, node); }
+    scope.textContent = text;
+  }
   function drawFigure(div) {
     var id = div.getAttribute("data-fig"), spec = DATA.figures[id];
     if (!spec) { return; }
@@ -61,10 +67,8 @@
     /* say so when a figure cannot follow the patient filter (a comparison of drug groups) */
     var split = spec.by_patient || spec.data.some(function (t) {
       var m = t.meta || {}; return m.patient !== undefined || m.patients || m.patients_x || m.patients_y; });
-    var scope = div.parentNode.querySelector(".scope");
-    if (!scope) { scope = el("div", { "class": "note scope" }); div.parentNode.insertBefore(scope, div.nextSibling); }
-    scope.textContent = !state.patient ? "" : (split ? (spec.by_patient ? state.patient + "'s samples only" : state.patient + " only")
-                                                     : "cohort-wide: not split by patient");
+    scopeNote(div, !state.patient ? "" : (split ? (spec.by_patient ? state.patient + "'s samples only" : state.patient + " only")
+                                                : "cohort-wide: not split by patient"));
     try {
       Plotly.react(div, f.data, f.layout, CONFIG);
       div.classList.remove("pending");
@@ -106,7 +110,7 @@
     if (p && t.by_patient) { return t.by_patient[p] || { columns: t.columns, numeric: t.numeric, rows: [] }; }
     return t;
   }
-  function scopeNote(t) {
+  function tableScope(t) {
     var p = state.patient;
     if (!p) { return ""; }
     if (t.by_patient) { return " · " + p + ": " + t.patient_note; }
@@ -167,7 +171,7 @@
     var rows = tableRows(t), pages = Math.max(1, Math.ceil(rows.length / PAGE));
     if (t.page >= pages) { t.page = pages - 1; }
     tools.querySelector(".pageinfo").textContent = rows.length + " rows" + (pages > 1 ? " · page " + (t.page + 1) + " of " + pages : "") +
-      scopeNote(t);
+      tableScope(t);
     var shownT = view(t), table = el("table", { "class": "t" }), thead = el("thead"), htr = el("tr");
     shownT.columns.forEach(function (c, i) {
       var th = el("th", { title: "sort" }, c + (t.sortCol === i ? (t.sortDir > 0 ? " ▲" : " ▼") : ""));
@@ -344,6 +348,10 @@
       if (t.by_patient) { delete t.sortCol; }  /* a patient's view may have other columns */
     });
     setupTables();
+    /* the steps' own figures (PNG) are drawn over the whole cohort */
+    document.querySelectorAll("figure > img.figimg").forEach(function (img) {
+      scopeNote(img, p ? "cohort-wide: not split by patient" : "");
+    });
     document.querySelectorAll("[data-patient]").forEach(function (e) {
       e.style.display = (!p || e.getAttribute("data-patient") === p) ? "" : "none";
     });
