@@ -222,6 +222,13 @@ def test_patient_filter_reaches_the_driver_tables_and_figures(chromium, demo_rep
     bars = d.execute_script("return document.getElementById('fig-driver_frequency').data[0].y;")
     top = pd.DataFrame(truth).assign(t=truth["n_gain"] + truth["n_loss"]).sort_values("t", ascending=False)
     assert set(bars) == set(top["gene"].head(40))
+    # the gating plots and gate statistics of the patient's FCS files only
+    files = set(res.phenotypes.loc[res.phenotypes["patient"].astype(str) == pat, "file"].astype(str))
+    gating = d.execute_script("return Array.from(document.querySelectorAll('figure[data-patient]'))"
+                              ".filter(f => f.style.display !== 'none').map(f => f.querySelector('img').alt);")
+    assert gating == [f"gating_{Path(f).stem}.png" for f in sorted(files)]
+    gt = shown("gates")
+    assert gt["rows"] and {r[gt["head"].index("file")] for r in gt["rows"]} == files
     scope = "return document.getElementById(arguments[0]).parentNode.querySelector('.scope').textContent;"
     assert d.execute_script(scope, "fig-driver_frequency") == f"{pat}'s samples only"
     assert d.execute_script(scope, "fig-driver_groups") == "cohort-wide: not split by patient"

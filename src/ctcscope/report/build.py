@@ -237,6 +237,25 @@ class _Model:
                 "preview": rows[:preview_rows], "n": n, "n_embedded": len(rows)}
 
 
+def _file_patients(linked: pd.DataFrame | None) -> dict[str, str]:
+    """``{FCS file stem: patient}`` for files whose sorted samples belong to one patient."""
+    if linked is None or not {"file", "patient"} <= set(linked.columns):
+        return {}
+    out = {}
+    for f, g in linked.groupby(linked["file"].astype(str)):
+        pats = set(g["patient"].dropna().astype(str)) - {""}
+        if len(pats) == 1:
+            out[Path(f).stem] = pats.pop()
+    return out
+
+
+def _gates_by_patient(gates: pd.DataFrame | None, file_patient: dict[str, str]) -> dict[str, pd.DataFrame] | None:
+    if gates is None or "file" not in gates.columns or not file_patient:
+        return None
+    stem = gates["file"].astype(str).map(lambda f: Path(f).stem)
+    return {p: gates[stem.map(file_patient.get) == p] for p in sorted(set(file_patient.values()))}
+
+
 def _per_patient(obs: pd.DataFrame, summarise) -> dict[str, pd.DataFrame]:
     """``summarise(obs)`` over each patient's samples: a cohort summary's patient views."""
     if "patient" not in obs:
@@ -322,8 +341,11 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
 def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "phenotypes", "title": "Phenotypes"}
     counts = S.phenotype_counts(res)
-    gating = [_image(k, p) for k, p in sorted(res.figures.items())
-              if k.startswith("gating")]
+    # each FCS file's patient (from the sorted samples linked to it), so that the gating plot
+    # and gate statistics of a file follow the page's patient filter
+    file_patient = _file_patients(res.phenotypes)
+    gating = [dict(_image(k, p), patient=file_patient.get(k[len("gating_"):], ""))
+              for k, p in sorted(res.figures.items()) if k.startswith("gating")]
     step_fig = [_image(k, p) for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
@@ -335,7 +357,9 @@ def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
                 linked=m.table("phenotypes", linked, "Sequenced samples linked to their sorted wells "
                                "(phenotype after re-gating; cells outside the current gates are flagged)",
                                source="phenotypes.tsv"),
-                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv"),
+                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv",
+                              by_patient=_gates_by_patient(res.gates, file_patient),
+                              patient_note="the FCS files of this patient's sorted samples"),
                 gating=gating, step_fig=step_fig,
                 n_outside=int((~linked["in_gate"].astype(str).str.lower().isin(("true", "1"))).sum())
                 if linked is not None and "in_gate" in linked else None)

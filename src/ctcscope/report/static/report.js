@@ -349,7 +349,7 @@
     });
     setupTables();
     /* the steps' own figures (PNG) are drawn over the whole cohort */
-    document.querySelectorAll("figure > img.figimg").forEach(function (img) {
+    document.querySelectorAll("figure:not([data-patient]) > img.figimg").forEach(function (img) {
       scopeNote(img, p ? "cohort-wide: not split by patient" : "");
     });
     document.querySelectorAll("[data-patient]").forEach(function (e) {
