@@ -161,3 +161,79 @@ def test_scrolling_highlights_the_section_at_the_top(chromium, demo_report):
                          " + window.scrollY - 8);", sid)
         time.sleep(0.3)
         assert d.execute_script("return document.querySelector('nav#toc a.active').getAttribute('href');") == f"#{sid}"
+
+
+def test_patient_filter_reaches_the_driver_tables_and_figures(chromium, demo_report):
+    """One patient chosen: every driver table shows that patient only (its own aggregate where
+    the table is a cohort aggregate, computed here from drivers.tsv as the truth), and the
+    figures hide the other patients' traces or draw the patient's own."""
+    import pandas as pd
+
+    from ctcscope.report import patient_split as PS
+    from ctcscope.report.collect import collect_outputs
+
+    res = collect_outputs(demo_report.parent)
+    pat = res.drivers["patient"].astype(str).value_counts().index[0]  # the patient with most events
+    others = set(res.obs["patient"].astype(str)) - {pat}
+    d = chromium.driver
+    chromium.open(demo_report)
+    chromium.render_all()
+    d.execute_script("window.ctcscope.applyPatient(arguments[0]);", pat)
+    chromium.render_all()
+
+    def shown(name):
+        return d.execute_script(
+            "var b = document.querySelector('[data-table=' + arguments[0] + ']');"
+            "return {head: Array.from(b.querySelectorAll('thead th')).map(t => t.textContent.replace(/ [▲▼]$/, '')),"
+            " rows: Array.from(b.querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.textContent)),"
+            " info: b.querySelector('.pageinfo').textContent};", name)
+
+    ev = shown("drivers")
+    assert ev["rows"] and {r[ev["head"].index("patient")] for r in ev["rows"]} == {pat}
+    n_ev = len(res.drivers[res.drivers["patient"].astype(str) == pat])
+    assert ev["info"].startswith(f"{n_ev} rows") or f"of {-(-n_ev // 50)}" in ev["info"]
+
+    fr = shown("driver_frequencies")
+    truth = PS.driver_frequencies(res.drivers, res.obs, pat)
+    assert fr["info"].startswith(f"{len(truth)} rows") and pat in fr["info"]
+    got = {r[0]: (int(r[fr["head"].index("n_gain")]), int(r[fr["head"].index("n_loss")])) for r in fr["rows"]}
+    want = {g: (a, b) for g, a, b in truth[["gene", "n_gain", "n_loss"]].head(50).itertuples(index=False)}
+    assert got == want
+
+    pw = shown("pathways")
+    assert pw["rows"] and {r[pw["head"].index("patients")] for r in pw["rows"]} == {pat}
+
+    gr = shown("driver_groups")
+    mine = set(zip(res.drivers.loc[res.drivers["patient"].astype(str) == pat, "gene"].astype(str),
+                   res.drivers.loc[res.drivers["patient"].astype(str) == pat, "alteration"].astype(str)))
+    assert gr["rows"] and all((r[0], r[1]) in mine for r in gr["rows"])
+    assert len(gr["rows"]) < len(res.driver_groups)
+
+    # a cohort-wide table says so rather than pretend to be filtered
+    assert "cohort-wide" in shown("driver_groups_summary")["info"]
+
+    # figures: per-patient traces hidden, heatmap columns of the patient only, the frequency bars its own
+    vis = d.execute_script("return document.getElementById('fig-qc_scatter').data"
+                           ".filter(t => t.meta && t.meta.patient !== undefined).map(t => [t.meta.patient, t.visible]);")
+    assert {p for p, v in vis if v} == {pat} and {p for p, v in vis if not v} == others
+    cols = d.execute_script("return document.getElementById('fig-driver_heatmap').data[0].x;")
+    want_cols = set(res.drivers.loc[res.drivers["patient"].astype(str) == pat, "sample_id"].astype(str))
+    assert cols and set(cols) <= set(res.obs.index[res.obs["patient"].astype(str) == pat]) and want_cols & set(cols)
+    bars = d.execute_script("return document.getElementById('fig-driver_frequency').data[0].y;")
+    top = pd.DataFrame(truth).assign(t=truth["n_gain"] + truth["n_loss"]).sort_values("t", ascending=False)
+    assert set(bars) == set(top["gene"].head(40))
+    # the gating plots and gate statistics of the patient's FCS files only
+    files = set(res.phenotypes.loc[res.phenotypes["patient"].astype(str) == pat, "file"].astype(str))
+    gating = d.execute_script("return Array.from(document.querySelectorAll('figure[data-patient]'))"
+                              ".filter(f => f.style.display !== 'none').map(f => f.querySelector('img').alt);")
+    assert gating == [f"gating_{Path(f).stem}.png" for f in sorted(files)]
+    gt = shown("gates")
+    assert gt["rows"] and {r[gt["head"].index("file")] for r in gt["rows"]} == files
+    scope = "return document.getElementById(arguments[0]).parentNode.querySelector('.scope').textContent;"
+    assert d.execute_script(scope, "fig-driver_frequency") == f"{pat}'s samples only"
+    assert d.execute_script(scope, "fig-driver_groups") == "cohort-wide: not split by patient"
+    assert d.execute_script("return window.ctcscope.errors.length;") == 0
+    # back to all patients: the cohort tables again
+    d.execute_script("window.ctcscope.applyPatient('');")
+    assert shown("driver_frequencies")["info"].startswith(f"{len(res.driver_frequencies)} rows") or "page" in shown(
+        "driver_frequencies")["info"]

@@ -31,6 +31,7 @@ from ..drivers.summaries import most_altered_genes
 from .._atomic import atomic_path, write_tsv
 from ..errors import OutputError
 from . import figures as F
+from . import patient_split as PS
 from . import summaries as S
 from .collect import RunOutputs, collect_outputs, is_simulated, run_steps
 from .profiles import cohort_matrix, profile_payload
@@ -183,10 +184,16 @@ class _Model:
         self.derived: dict[str, pd.DataFrame] = {}
         self.static_fallback = static_fallback
 
-    def figure(self, fid: str, spec: dict | None, caption: str = "", static: bool = True) -> dict | None:
-        """Register a plotly figure; ``static=False`` when a PNG of it is already on the page."""
+    def figure(self, fid: str, spec: dict | None, caption: str = "", static: bool = True,
+               by_patient: dict[str, dict | None] | None = None) -> dict | None:
+        """Register a plotly figure; ``static=False`` when a PNG of it is already on the page.
+
+        ``by_patient``: the same figure drawn from each patient's samples alone (a cohort
+        aggregate has no per-patient traces to hide); the page draws it under the filter."""
         if spec is None:
             return None
+        if by_patient is not None:
+            spec["by_patient"] = {p: (f["data"] if f else []) for p, f in by_patient.items()}
         # the page reserves the figure's height before plotly draws it (figures are drawn
         # lazily): without a fixed height a figure above a link's target would shift it
         spec.setdefault("layout", {}).setdefault("height", DEFAULT_FIGURE_HEIGHT)
@@ -195,9 +202,15 @@ class _Model:
         return {"id": fid, "png": png, "caption": caption, "height": int(spec["layout"]["height"])}
 
     def table(self, name: str, df: pd.DataFrame | None, caption: str, source: str = "",
-              derived: bool = False, preview_rows: int = 100) -> dict | None:
+              derived: bool = False, preview_rows: int = 100,
+              by_patient: dict[str, pd.DataFrame] | None = None, patient_note: str = "") -> dict | None:
         """Register a table for display and CSV download; ``derived`` tables are also
-        written to ``report_tables/<name>.tsv`` (the same data in the output folder)."""
+        written to ``report_tables/<name>.tsv`` (the same data in the output folder).
+
+        Under the page's patient filter a table with a ``patient`` column shows that
+        patient's rows; one without shows ``by_patient[patient]`` (the aggregate over that
+        patient's samples, described by ``patient_note``) or, given neither, says that it
+        is cohort-wide rather than pretend to be filtered."""
         if df is None or len(df.columns) == 0:
             return None
         df = df.reset_index(drop=True)
@@ -217,8 +230,47 @@ class _Model:
         pcol = cols.index("patient") if "patient" in cols else None
         self.tables[name] = {"columns": cols, "numeric": num, "rows": rows, "patient_col": pcol,
                              "file": f"{name}.csv", "caption": caption, "n_total": n}
+        if by_patient is not None:
+            self.tables[name]["by_patient"] = {p: _embed(v) for p, v in by_patient.items()}
+            self.tables[name]["patient_note"] = patient_note
         return {"name": name, "caption": caption, "source": source, "columns": cols, "numeric": num,
                 "preview": rows[:preview_rows], "n": n, "n_embedded": len(rows)}
+
+
+def _file_patients(linked: pd.DataFrame | None) -> dict[str, str]:
+    """``{FCS file stem: patient}`` for files whose sorted samples belong to one patient."""
+    if linked is None or not {"file", "patient"} <= set(linked.columns):
+        return {}
+    out = {}
+    for f, g in linked.groupby(linked["file"].astype(str)):
+        pats = set(g["patient"].dropna().astype(str)) - {""}
+        if len(pats) == 1:
+            out[Path(f).stem] = pats.pop()
+    return out
+
+
+def _gates_by_patient(gates: pd.DataFrame | None, file_patient: dict[str, str]) -> dict[str, pd.DataFrame] | None:
+    if gates is None or "file" not in gates.columns or not file_patient:
+        return None
+    stem = gates["file"].astype(str).map(lambda f: Path(f).stem)
+    return {p: gates[stem.map(file_patient.get) == p] for p in sorted(set(file_patient.values()))}
+
+
+def _per_patient(obs: pd.DataFrame, summarise) -> dict[str, pd.DataFrame]:
+    """``summarise(obs)`` over each patient's samples: a cohort summary's patient views."""
+    if "patient" not in obs:
+        return {}
+    pat = obs["patient"].astype(str)
+    return {p: summarise(obs[pat == p]) for p in sorted(set(pat) - {""})}
+
+
+def _embed(df: pd.DataFrame) -> dict:
+    """A small table (a patient's view of an aggregate) as the page's JSON: every row."""
+    df = df.reset_index(drop=True)
+    return {"columns": [str(c) for c in df.columns],
+            "numeric": [bool(pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]))
+                        for c in df.columns],
+            "rows": [[_cell(v) for v in r] for r in df.itertuples(index=False, name=None)]}
 
 
 def _cell(v: Any) -> Any:
@@ -280,15 +332,20 @@ def _section_qc(res: RunOutputs, m: _Model) -> dict:
     return dict(sec, ran=True, rules=rules, n_fail=int((~res.obs["qc_pass"].fillna(False).astype(bool)).sum())
                 if "qc_pass" in res.obs else None,
                 fig=m.figure("qc_scatter", F.fig_qc_scatter(qc)),
-                reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True),
+                reasons=m.table("qc_reasons", reasons if len(reasons) else None, "Failures by reason", derived=True,
+                                by_patient=_per_patient(res.obs, S.qc_reasons),
+                                patient_note="this patient's samples only"),
                 table=m.table("qc", qc, "QC per sample (pass/fail with the reason)", source="cells.tsv"))
 
 
 def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
     sec = {"id": "phenotypes", "title": "Phenotypes"}
     counts = S.phenotype_counts(res)
-    gating = [_image(k, p) for k, p in sorted(res.figures.items())
-              if k.startswith("gating")]
+    # each FCS file's patient (from the sorted samples linked to it), so that the gating plot
+    # and gate statistics of a file follow the page's patient filter
+    file_patient = _file_patients(res.phenotypes)
+    gating = [dict(_image(k, p), patient=file_patient.get(k[len("gating_"):], ""))
+              for k, p in sorted(res.figures.items()) if k.startswith("gating")]
     step_fig = [_image(k, p) for k, p in sorted(res.figures.items())
                 if k == "phenotypes"]
     if counts.empty and not gating:
@@ -300,7 +357,9 @@ def _section_phenotypes(res: RunOutputs, m: _Model) -> dict:
                 linked=m.table("phenotypes", linked, "Sequenced samples linked to their sorted wells "
                                "(phenotype after re-gating; cells outside the current gates are flagged)",
                                source="phenotypes.tsv"),
-                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv"),
+                gates=m.table("gates", res.gates, "Gate statistics per file and population", source="gates.tsv",
+                              by_patient=_gates_by_patient(res.gates, file_patient),
+                              patient_note="the FCS files of this patient's sorted samples"),
                 gating=gating, step_fig=step_fig,
                 n_outside=int((~linked["in_gate"].astype(str).str.lower().isin(("true", "1"))).sum())
                 if linked is not None and "in_gate" in linked else None)
@@ -402,24 +461,34 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
     if res.drivers is not None:
         d = res.drivers
         # the drivers step's own summaries when it wrote them; computed here otherwise
+        # each patient's own frequencies and pathways, for the page's patient filter
+        pats = PS.patients_of(d, res.obs)
+        freq_p = {p: PS.driver_frequencies(d, res.obs, p) for p in pats}
+        freq_note = ("this patient's analysable samples only, counted from its driver events (drivers.tsv); "
+                     "the cohort table counts every gene state")
         if res.driver_frequencies is not None:
             freq = S.frequencies_from_step(res.driver_frequencies)
             freq_t = m.table("driver_frequencies", res.driver_frequencies,
                              "Gain and loss frequency per driver gene (fractions of analysable samples)",
-                             source="driver_frequencies.tsv")
+                             source="driver_frequencies.tsv", by_patient=freq_p, patient_note=freq_note)
         else:
             freq = S.driver_frequencies(d, res.obs)
-            freq_t = m.table("driver_frequencies", freq, "Gain and loss frequency per driver gene", derived=True)
+            freq_t = m.table("driver_frequencies", freq, "Gain and loss frequency per driver gene", derived=True,
+                             by_patient=freq_p, patient_note=freq_note)
         if res.driver_groups is not None:
             counts = S.group_counts_from_step(res.driver_groups)
             groups_t = m.table("driver_groups", res.driver_groups,
-                               "Drivers by drug group at resistance (exclusive or shared)", source="driver_groups.tsv")
+                               "Drivers by drug group at resistance (exclusive or shared)", source="driver_groups.tsv",
+                               by_patient={p: PS.carried_group_drivers(res.driver_groups, d, res.obs, p) for p in pats},
+                               patient_note="the drivers this patient carries; counts are still the groups' own")
             groups_s = m.table("driver_groups_summary", res.driver_groups_summary,
                                "Drivers per group category", source="driver_groups_summary.tsv")
         else:
             per_gene, counts = S.group_comparison(d)
             groups_t = m.table("driver_groups", per_gene if len(per_gene) else None,
-                               "Driver genes by drug group at resistance (exclusive or shared)", derived=True)
+                               "Driver genes by drug group at resistance (exclusive or shared)", derived=True,
+                               by_patient={p: PS.carried_group_drivers(per_gene, d, res.obs, p) for p in pats},
+                               patient_note="the drivers this patient carries; counts are still the groups' own")
             groups_s = None
         top_genes = most_altered_genes(res.driver_frequencies)
         no_groups = (res.driver_groups is not None and len(res.driver_groups) == 0) or groups_t is None
@@ -433,7 +502,8 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
         out.update(
             fig_heat=m.figure("driver_heatmap", F.fig_driver_heatmap(d, res.obs, max_samples=DRIVER_HEATMAP_MAX)),
             heat_skipped=d["sample_id"].nunique() > DRIVER_HEATMAP_MAX,
-            fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq)),
+            fig_freq=m.figure("driver_frequency", F.fig_gene_frequency(freq), by_patient={
+                p: F.fig_gene_frequency(S.frequencies_from_step(f)) for p, f in freq_p.items()}),
             fig_freq_groups=m.figure("driver_frequency_groups", F.fig_gene_frequency_by_group(
                 res.driver_frequencies_by_group, top_genes),
                 "The most often altered driver genes within each drug group at resistance (the group's "
@@ -441,7 +511,9 @@ def _section_drivers(res: RunOutputs, m: _Model) -> dict:
             freq=freq_t,
             fig_groups=m.figure("driver_groups", F.fig_group_comparison(counts)),
             groups=groups_t, groups_summary=groups_s,
-            pathways=m.table("pathways", res.pathways, "Pathways ordered by altered genes", source="pathways.tsv"),
+            pathways=m.table("pathways", res.pathways, "Pathways ordered by altered genes", source="pathways.tsv",
+                             by_patient={p: PS.pathways(d, res.obs, p) for p in pats},
+                             patient_note="this patient's analysable samples only"),
             table=m.table("drivers", d, "Driver events (one row per sample and gene)", source="drivers.tsv"),
         )
     return out

@@ -164,6 +164,8 @@ def _mechanisms(p: dict) -> list[dict]:
         sts = _statements(m.get("statements") or m.get("evidence"))
         out.append({
             "id": _s(m.get("id")), "name": _s(m.get("name") or m.get("id")),
+            # the heading names what was found (resistance.json ``finding``; older files: the name)
+            "finding": _s(m.get("finding") or m.get("name") or m.get("id")),
             "category": _s(m.get("category")).replace("_", "-"), "summary": _s(m.get("summary")),
             "role": _s(m.get("role")).replace("_", "-"), "detail": _s(m.get("detail")),
             "n_cells": n, "n_total": tot, "fraction": frac,
@@ -290,7 +292,7 @@ def flat_tables(views: list[dict]) -> dict[str, pd.DataFrame]:
     mech, act, opt = [], [], []
     for v in views:
         for m in v["mechanisms"]:
-            mech.append({"patient": v["patient"], "mechanism": m["name"], "category": m.get("category", ""),
+            mech.append({"patient": v["patient"], "mechanism": m["name"], "finding": m.get("finding", m["name"]), "category": m.get("category", ""),
                          "role": m.get("role", ""),
                          "summary": m.get("summary", ""), "n_cells": m.get("n_cells"), "n_total": m.get("n_total"),
                          "fraction": m.get("fraction"), "best_level": m.get("level", ""),

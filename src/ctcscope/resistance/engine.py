@@ -171,6 +171,7 @@ class CellEvent:
     focal: bool | None = None       # None: extent unknown (a table without extent columns)
     arm_fraction: float = float("nan")
     segment_mb: float = float("nan")
+    reason: str = ""                # why a low-confidence call is low (drivers.tsv low_confidence_reason)
 
     @property
     def event_class(self) -> str:
@@ -184,6 +185,14 @@ class CellEvent:
         if self.focal is None:
             return direction
         return f"focal {direction}" if self.focal else f"broad {direction}"
+
+    @property
+    def count_class(self) -> str:
+        """The class a cell is counted under: :attr:`event_class`, except that a focal gain or
+        loss of low confidence is counted apart (it does not make the mechanism actionable,
+        so the rows count it apart too and their counts agree with the headline's)."""
+        c = self.event_class
+        return f"low-confidence {c}" if c in ("focal gain", "focal loss") and self.confidence == "low" else c
 
     @property
     def actionable(self) -> bool:
@@ -211,8 +220,19 @@ class CellEvent:
 
 
 # strongest first: the class a cell is counted under when it carries several events
-CLASS_ORDER = ("amplification", "homozygous deletion", "focal gain", "focal loss", "broad high-level gain", "gain",
-               "loss", "broad gain", "broad loss")
+CLASS_ORDER = ("amplification", "homozygous deletion", "focal gain", "focal loss", "low-confidence focal gain",
+               "low-confidence focal loss", "broad high-level gain", "gain", "loss", "broad gain", "broad loss")
+#: ``low_confidence_reason`` codes of the drivers step in words.
+REASON_WORDS = {"near_breakpoint": "at or across a breakpoint", "uncertain_ploidy": "ploidy uncertain",
+                "few_bins": "too few bins", "in_unusable_bins": "in unmeasured bins", "low_qc_sample": "sample failed QC"}
+
+
+def reason_words(code: str) -> str:
+    """``"near_breakpoint;uncertain_ploidy"`` → ``"at or across a breakpoint, ploidy uncertain"``."""
+    parts = [c.strip() for c in str(code or "").split(";") if c.strip()]
+    return ", ".join(REASON_WORDS.get(c, c.replace("_", " ")) for c in parts)
+
+
 def _bool(s: pd.Series) -> pd.Series:
     if s.dtype == bool:
         return s
@@ -264,6 +284,7 @@ def _prepare_events(events: pd.DataFrame | None, min_confidence: str) -> pd.Data
         e["focal"] = as_bool(e["focal"])
     for c in ("arm_fraction", "segment_mb"):
         e[c] = pd.to_numeric(e[c], errors="coerce") if c in e.columns else float("nan")
+    e["_reason"] = (e["low_confidence_reason"].fillna("").astype(str) if "low_confidence_reason" in e.columns else "")
     return e
 
 
@@ -274,10 +295,13 @@ def _index_events(ev: pd.DataFrame | None) -> dict[str, list[CellEvent]]:
         return out
     known = bool(ev["_extent"].iloc[0])
     focal = ev["focal"].to_numpy() if known else [None] * len(ev)
-    for sid, gene, state, conf, foc, af, mb in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(),
-                                                  ev["state"].to_numpy(), ev["confidence"].to_numpy(), focal,
-                                                  ev["arm_fraction"].to_numpy(float), ev["segment_mb"].to_numpy(float)):
-        out[gene].append(CellEvent(sid, gene, state, conf, None if foc is None else bool(foc), float(af), float(mb)))
+    reasons = ev["_reason"].to_numpy() if "_reason" in ev else [""] * len(ev)
+    for sid, gene, state, conf, foc, af, mb, why in zip(ev["sample_id"].to_numpy(), ev["gene"].to_numpy(),
+                                                       ev["state"].to_numpy(), ev["confidence"].to_numpy(), focal,
+                                                       ev["arm_fraction"].to_numpy(float),
+                                                       ev["segment_mb"].to_numpy(float), reasons):
+        out[gene].append(CellEvent(sid, gene, state, conf, None if foc is None else bool(foc), float(af), float(mb),
+                                   str(why)))
     return out
 
 
@@ -341,7 +365,7 @@ class Detected:
 
     def cell_class(self, sid: str) -> str:
         """Strongest event class of a carrying CTC ("" for a phenotype-only carrier)."""
-        cls = [e.event_class for e in self._events(self.cells.get(sid, ()))]
+        cls = [e.count_class for e in self._events(self.cells.get(sid, ()))]
         return min(cls, key=CLASS_ORDER.index) if cls else ""
 
     # the properties below are read many times once detection is complete: cached
@@ -464,7 +488,43 @@ class Detected:
             return self.summary()
         names = {"amplification": "focal amplification" if self.extent_known else "amplification"}
         parts = [f"{g} {names.get(c, c)} in {n}" for (g, c), n in sorted(per.items(), key=lambda x: (-x[1], x[0]))]
-        return ", ".join(parts) + f" of {self.n_total} CTCs"
+        return ", ".join(parts) + f" of {self.n_total} CTCs" + self.left_out()
+
+    def left_out(self) -> str:
+        """The carrying CTCs whose focal event was not counted as actionable because the call
+        is of low confidence, with why: ``"; 1 more cell left out: ERBB3 focal gain of low
+        confidence (at or across a breakpoint)"`` ("" when none)."""
+        out = []
+        for sid in sorted(set(self.cells) - set(self.actionable_cells)):
+            low = [e for e in self._events(self.cells[sid]) if e.count_class.startswith("low-confidence")]
+            if low:
+                out.append(", ".join(f"{e.gene} {e.event_class} of low confidence"
+                                     + (f" ({reason_words(e.reason)})" if e.reason else "") for e in low))
+        if not out:
+            return ""
+        return (f"; {len(out)} more cell{'' if len(out) == 1 else 's'} left out: "
+                + "; ".join(sorted(set(out))))
+
+    def heading(self) -> str:
+        """What was found, in the words of the finding itself: per gene its copy-number
+        classes across the CTCs and biopsies, strongest first (``"MET broad gain"``,
+        ``"ALK focal amplification, broad gain"``); the mechanism's name when the finding is
+        not a copy-number event (a phenotype, the sheet, the fusion variant)."""
+        per: dict[str, set] = defaultdict(set)
+        for v in list(self.cells.values()) + list(self.biopsies.values()):
+            for e in self._events(v):
+                per[e.gene].add(e.count_class)
+        if not per or self.sheet:
+            return self.mechanism.name
+        names = {"amplification": "focal amplification" if self.extent_known else "amplification",
+                 "broad high-level gain": "broad high-level gain (polysomy-like)"}
+
+        def order(c):
+            return CLASS_ORDER.index(c) if c in CLASS_ORDER else len(CLASS_ORDER)
+        genes = sorted(per, key=lambda g: (min(order(c) for c in per[g]), g))
+        parts = [f"{g} " + ", ".join(names.get(c, c) for c in sorted(per[g], key=order)) for g in genes[:3]]
+        more = len(genes) - 3
+        return "; ".join(parts) + (f"; {more} more gene{'' if more == 1 else 's'}" if more > 0 else "")
 
     def co_loss(self) -> dict:
         """For a same-cell co-alteration (``all_of``, e.g. TP53 + RB1): CTCs carrying each gene,

@@ -28,7 +28,7 @@ def reading_to_dict(r: PatientReading) -> dict:
         "other_alterations": [{"text": a.text, "gene": a.gene or None, "event": a.event or None,
                                "found_in": list(a.found_in)} for a in p.alterations],
         "mechanisms": [{
-            "id": d.mechanism.id, "name": d.mechanism.name, "category": d.mechanism.category,
+            "id": d.mechanism.id, "name": d.mechanism.name, "finding": d.heading(), "category": d.mechanism.category,
             "role": d.role, "actionable": d.actionable,
             "summary": d.summary(), "n_cells": d.n_cells, "n_total": d.n_total,
             "fraction": round(d.n_cells / d.n_total, 4) if d.n_total else None,

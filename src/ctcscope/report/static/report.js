@@ -25,7 +25,9 @@
 
   /* ------------------------------------------------------------ figures */
   function filteredSpec(spec) {
-    var data = deep(spec.data), p = state.patient;
+    var p = state.patient;
+    /* a cohort aggregate carries the same figure per patient (build.py): draw that one */
+    var data = deep(p && spec.by_patient ? (spec.by_patient[p] || []) : spec.data);
     data.forEach(function (t) {
       var meta = t.meta || {};
       if (meta.patient !== undefined) { t.visible = (!p || meta.patient === p) ? true : false; }
@@ -52,10 +54,21 @@
     }
     return { data: data, layout: layout };
   }
+  /* a line above a figure saying what it shows under the patient filter */
+  function scopeNote(node, text) {
+    var scope = node.parentNode.querySelector(".scope");
+    if (!scope) { scope = el("div", { "class": "note scope" }); node.parentNode.insertBefore(scope, node); }
+    scope.textContent = text;
+  }
   function drawFigure(div) {
     var id = div.getAttribute("data-fig"), spec = DATA.figures[id];
     if (!spec) { return; }
     var f = filteredSpec(spec);
+    /* say so when a figure cannot follow the patient filter (a comparison of drug groups) */
+    var split = spec.by_patient || spec.data.some(function (t) {
+      var m = t.meta || {}; return m.patient !== undefined || m.patients || m.patients_x || m.patients_y; });
+    scopeNote(div, !state.patient ? "" : (split ? (spec.by_patient ? state.patient + "'s samples only" : state.patient + " only")
+                                                : "cohort-wide: not split by patient"));
     try {
       Plotly.react(div, f.data, f.layout, CONFIG);
       div.classList.remove("pending");
@@ -90,9 +103,23 @@
     if (/[",\n\r]/.test(s)) { s = '"' + s.replace(/"/g, '""') + '"'; }
     return s;
   }
+  /* What the table shows now: under the patient filter, the patient's own version of an
+   * aggregate when the page carries one; otherwise the table itself (rows filtered below). */
+  function view(t) {
+    var p = state.patient;
+    if (p && t.by_patient) { return t.by_patient[p] || { columns: t.columns, numeric: t.numeric, rows: [] }; }
+    return t;
+  }
+  function tableScope(t) {
+    var p = state.patient;
+    if (!p) { return ""; }
+    if (t.by_patient) { return " · " + p + ": " + t.patient_note; }
+    if (t.patient_col === null || t.patient_col === undefined) { return " · cohort-wide: not split by patient"; }
+    return " · " + p + " only";
+  }
   function tableRows(t) {
-    var rows = t.rows, p = state.patient, q = (t.query || "").toLowerCase();
-    if (p && t.patient_col !== null && t.patient_col !== undefined) {
+    var v = view(t), rows = v.rows, p = state.patient, q = (t.query || "").toLowerCase();
+    if (p && !t.by_patient && t.patient_col !== null && t.patient_col !== undefined) {
       rows = rows.filter(function (r) { return r[t.patient_col] === p; });
     }
     if (q) {
@@ -117,8 +144,8 @@
   }
   api.tableCSV = function (name, all) {
     var t = DATA.tables[name];
-    var rows = all ? t.rows : tableRows(t);
-    return [t.columns.map(csvCell).join(",")].concat(rows.map(function (r) { return r.map(csvCell).join(","); })).join("\n") + "\n";
+    var rows = all ? t.rows : tableRows(t), cols = all ? t.columns : view(t).columns;
+    return [cols.map(csvCell).join(",")].concat(rows.map(function (r) { return r.map(csvCell).join(","); })).join("\n") + "\n";
   };
   function renderTable(box) {
     var name = box.getAttribute("data-table"), t = DATA.tables[name];
@@ -143,9 +170,10 @@
     }
     var rows = tableRows(t), pages = Math.max(1, Math.ceil(rows.length / PAGE));
     if (t.page >= pages) { t.page = pages - 1; }
-    tools.querySelector(".pageinfo").textContent = rows.length + " rows" + (pages > 1 ? " · page " + (t.page + 1) + " of " + pages : "");
-    var table = el("table", { "class": "t" }), thead = el("thead"), htr = el("tr");
-    t.columns.forEach(function (c, i) {
+    tools.querySelector(".pageinfo").textContent = rows.length + " rows" + (pages > 1 ? " · page " + (t.page + 1) + " of " + pages : "") +
+      tableScope(t);
+    var shownT = view(t), table = el("table", { "class": "t" }), thead = el("thead"), htr = el("tr");
+    shownT.columns.forEach(function (c, i) {
       var th = el("th", { title: "sort" }, c + (t.sortCol === i ? (t.sortDir > 0 ? " ▲" : " ▼") : ""));
       th.addEventListener("click", function () { t.sortDir = (t.sortCol === i) ? -t.sortDir : 1; t.sortCol = i; renderTable(box); });
       htr.appendChild(th);
@@ -155,7 +183,7 @@
     rows.slice(t.page * PAGE, (t.page + 1) * PAGE).forEach(function (r) {
       var tr = el("tr");
       r.forEach(function (v, i) {
-        var td = el("td", t.numeric[i] ? { "class": "num" } : null, v === null ? "" : (typeof v === "boolean" ? (v ? "yes" : "no") : v));
+        var td = el("td", shownT.numeric[i] ? { "class": "num" } : null, v === null ? "" : (typeof v === "boolean" ? (v ? "yes" : "no") : v));
         if (v === "pass") { td.className = "pass"; } else if (v === "fail") { td.className = "fail"; }
         tr.appendChild(td);
       });
@@ -314,8 +342,16 @@
     document.querySelectorAll("div.plot[data-fig]").forEach(function (div) {
       if (state.rendered[div.getAttribute("data-fig")]) { drawFigure(div); }
     });
-    Object.keys(DATA.tables).forEach(function (k) { DATA.tables[k].page = 0; });
+    Object.keys(DATA.tables).forEach(function (k) {
+      var t = DATA.tables[k];
+      t.page = 0;
+      if (t.by_patient) { delete t.sortCol; }  /* a patient's view may have other columns */
+    });
     setupTables();
+    /* the steps' own figures (PNG) are drawn over the whole cohort */
+    document.querySelectorAll("figure:not([data-patient]) > img.figimg").forEach(function (img) {
+      scopeNote(img, p ? "cohort-wide: not split by patient" : "");
+    });
     document.querySelectorAll("[data-patient]").forEach(function (e) {
       e.style.display = (!p || e.getAttribute("data-patient") === p) ? "" : "none";
     });
