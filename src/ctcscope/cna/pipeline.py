@@ -225,11 +225,7 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
         pc = call_ploidy(seg, item["noise"], **kw, **{**pp, "grid_min": lo, "grid_max": hi})
         if pc.ploidy is None:
             return empty
-        others = sorted(((q, p) for p, q in probs.items() if p != pc.ploidy), reverse=True)
-        pc.confidence = float(probs.get(pc.ploidy, 0.0))
-        pc.runner_up, pc.runner_up_prob = (int(others[0][1]), float(others[0][0])) if others else (None, 0.0)
-        pc.ploidy_probs = probs
-        pc.wgd_probability = float(sum(q for p, q in probs.items() if p >= 4))
+        pc.restate(probs)
         pc.dna_used, pc.phase_probs, pc.rd_ploidy = True, phase, None
     else:
         pc = call_ploidy(seg, item["noise"], **kw, **pp, **dkw)
@@ -245,13 +241,8 @@ def _pass_call(item: dict, bins: pd.DataFrame, params: dict) -> dict:
                                                      "grid_max": params["control_grid"][1]})
         if pc.ploidy is None:
             return empty
-        probs = free.ploidy_probs
-        others = sorted(((q, p) for p, q in probs.items() if p != pc.ploidy), reverse=True)
-        pc.confidence = float(probs.get(pc.ploidy, 0.0))
-        pc.runner_up, pc.runner_up_prob = (int(others[0][1]), float(others[0][0])) if others else (None, 0.0)
-        pc.wgd_probability = free.wgd_probability
+        pc.restate(free.ploidy_probs, free.wgd_probability)
         pc.posterior = free.posterior
-        pc.ploidy_probs = probs
         pc.p_flat = free.p_flat
     seg = seg.copy()
     seg["cn"] = pc.segment_cn
@@ -441,7 +432,7 @@ def _dna_evidence(obs: pd.DataFrame, single: np.ndarray) -> list:
 CYCLE_PHASES = ("G1", "S", "G2/M", "G1 or G2/M", "unknown")
 
 
-def _dna_columns(o: pd.DataFrame, calls: list, dna_of: list, s_flag: np.ndarray, P: dict) -> None:
+def _dna_columns(o: pd.DataFrame, calls: list, s_flag: np.ndarray, P: dict) -> None:
     """The DNA-index columns of ``obs``: the read-depth-only call beside the joint one, the
     phase probabilities and ``cycle_phase``.
 
@@ -997,7 +988,7 @@ def call_copy_number(adata: ad.AnnData, *, workers: int | None = None, scheduler
     o["s_phase_progress"] = [float(np.nanmean(1.0 / (1.0 + np.exp(-(bins["rt"].to_numpy() - f.theta) / P["s_phase_width"]))))
                              if (f is not None and s_flag[i] and "rt" in bins) else np.nan for i, f in enumerate(rep_fits)]
     o["ploidy_status"] = pd.Categorical(ploidy_status(basis, conf, P["resolved_conf"]), categories=list(PLOIDY_STATUSES))
-    _dna_columns(o, calls, dna_of, s_flag, P)
+    _dna_columns(o, calls, s_flag, P)
     # like ploidy_confidence, the runner-up and P(WGD) exist only where the ploidy is inferred:
     # for a flat profile read depth cannot tell 2n from 5n (it may put P(WGD) = 0.99 on a
     # cell reported 2n without WGD), and a control's is given

@@ -124,6 +124,16 @@ class PloidyCall:
     phase_probs: np.ndarray | None = None
     dna_conflict: bool = False
 
+    def restate(self, probs: dict, wgd_probability: float | None = None) -> None:
+        """Take ``probs`` ({ploidy: probability}) as the posterior stated for the reported
+        ploidy: its confidence, the runner-up and P(WGD) (the mass at >= 4n unless given)."""
+        self.ploidy_probs = {int(k): float(v) for k, v in probs.items()}
+        self.confidence = float(self.ploidy_probs.get(self.ploidy, 0.0))
+        others = sorted(((v, k) for k, v in self.ploidy_probs.items() if k != self.ploidy), reverse=True)
+        self.runner_up, self.runner_up_prob = (others[0][1], others[0][0]) if others else (None, 0.0)
+        self.wgd_probability = (float(sum(v for k, v in self.ploidy_probs.items() if k >= 4))
+                                if wgd_probability is None else float(wgd_probability))
+
     def as_dict(self) -> dict:
         return {
             "ploidy": self.ploidy, "mean_cn": self.mean_cn, "scale": self.scale,
@@ -161,6 +171,11 @@ def _modal(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     rows = np.repeat(np.arange(G), v.shape[1])
     np.add.at(acc, (rows, v.ravel()), np.broadcast_to(weights, v.shape).ravel())
     return acc.argmax(axis=1)
+
+
+def _class_mass(weights: np.ndarray, ploidy_g: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Posterior mass of each integer ploidy in ``classes`` (grid points labelled ``ploidy_g``)."""
+    return np.bincount(ploidy_g, weights=weights, minlength=int(np.max(classes)) + 1)[classes]
 
 
 def _empty_call(n_seg: int, grid: np.ndarray) -> PloidyCall:
@@ -762,7 +777,7 @@ def call_ploidy(
         rd = np.exp((lp - lp.max()) / T)
         rd /= rd.sum()
         u0 = np.unique(ploidy_g)
-        m0 = np.array([rd[ploidy_g == p].sum() for p in u0])
+        m0 = _class_mass(rd, ploidy_g, u0)
         rd_best, rd_conf = int(u0[np.argmax(m0)]), float(m0.max())
         g_rd = int(np.argmax(np.where(ploidy_g == rd_best, lp, -np.inf)))
         g_j = int(np.argmax(lp + dll + hp))
@@ -783,8 +798,8 @@ def call_ploidy(
             # its posterior says (docs/cna.md, validation).  The stated confidence is that of a
             # joint in which read depth's posterior is trusted with probability 1 - dna_rd_doubt
             eps = float((dna_params or {}).get("dna_rd_doubt", DNA_DEFAULTS["dna_rd_doubt"]))
-            ks = np.array([k for k in u0])
-            rk = np.array([rd[ploidy_g == k].sum() for k in ks])
+            ks = u0
+            rk = _class_mass(rd, ploidy_g, ks)
             dk = np.array([float(np.max((dll + hp)[ploidy_g == k])) for k in ks])
             q = np.log((1 - eps) * rk + eps / ks.size) + dk
             q = np.exp(q - q.max())
@@ -796,7 +811,7 @@ def call_ploidy(
     post /= post.sum()
 
     uniq = np.unique(ploidy_g)
-    mass = np.array([post[ploidy_g == p].sum() for p in uniq])
+    mass = _class_mass(post, ploidy_g, uniq)
     order = np.argsort(-mass)
     best_p = int(uniq[order[0]])
     conf = float(mass[order[0]])
@@ -862,11 +877,7 @@ def call_ploidy(
         call.rd_ploidy, call.rd_confidence, dphase, call.dna_conflict, robust = dna
         call.phase_probs = post @ dphase
         if robust is not None:
-            call.ploidy_probs = robust
-            call.confidence = robust.get(best_p, 0.0)
-            others = sorted(((v, k) for k, v in robust.items() if k != best_p), reverse=True)
-            call.runner_up, call.runner_up_prob = (others[0][1], others[0][0]) if others else (None, 0.0)
-            call.wgd_probability = float(sum(v for k, v in robust.items() if k >= 4))
+            call.restate(robust)
     return call
 
 
